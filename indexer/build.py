@@ -1,0 +1,132 @@
+"""Build an index: sources -> clean -> chunk -> embed -> store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import bm25s
+
+from indexer.chunk import Passage, chunk
+from indexer.clean import Document, clean
+from indexer.embed import Embedder, passage_input
+from indexer.errors import NoDocumentsError, SourceError
+from indexer.settings import Settings
+from indexer.sources import find_files, read_file
+from indexer.store import write_index
+from indexer.text import terms
+
+log = logging.getLogger(__name__)
+
+LIBRARIES = ("newsqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "tiktoken")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: Path
+    documents: int
+    passages: int
+    skipped: int
+    seconds: float
+
+    def summary(self) -> str:
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
+        return (
+            f"indexed {self.documents} documents, {self.passages} passages{skipped} "
+            f"in {self.seconds:.1f} s -> {self.path}"
+        )
+
+
+def load_documents(paths: Iterable[Path]) -> tuple[list[Document], int]:
+    """Cleaned documents from `paths`, and how many inputs were skipped (each with a warning)."""
+    documents: dict[str, Document] = {}
+    skipped = 0
+    for path in find_files(paths):
+        try:
+            raws = list(read_file(path))
+        except SourceError as exc:
+            log.warning("skipped %s", exc)
+            skipped += 1
+            continue
+        for raw in raws:
+            try:
+                document = clean(raw)
+            except SourceError as exc:
+                log.warning("skipped %s", exc)
+                skipped += 1
+                continue
+            if document.doc_id in documents:
+                log.warning(
+                    "skipped %s: document id %r is already taken by %s",
+                    raw.source, raw.doc_id, documents[raw.doc_id].source,
+                )
+                skipped += 1
+                continue
+            documents[document.doc_id] = document
+    return list(documents.values()), skipped
+
+
+def chunk_documents(documents: list[Document], settings: Settings, embedder: Embedder) -> list[Passage]:
+    """Passages of all documents, each within the chunk size and the model's input limit."""
+    return [
+        passage
+        for document in documents
+        for passage in chunk(
+            document,
+            max_tokens=settings.chunk_tokens,
+            overlap=settings.chunk_overlap,
+            fits=lambda text, title=document.title: embedder.fits(passage_input(title, text)),
+        )
+    ]
+
+
+def lexical_index(passages: list[Passage], documents: dict[str, Document]) -> bm25s.BM25:
+    """BM25 over folded, stemmed terms of each passage with its document title."""
+    retriever = bm25s.BM25()
+    corpus = [terms(f"{documents[p.doc_id].title}\n{p.text}") for p in passages]
+    retriever.index(corpus, show_progress=False)
+    return retriever
+
+
+def build_index(
+    paths: Iterable[Path], settings: Settings, embedder: Embedder, progress: bool = False
+) -> BuildReport:
+    """Index the articles under `paths` into `settings.index_dir` and make it current."""
+    started = time.perf_counter()
+    documents, skipped = load_documents(paths)
+    if not documents:
+        raise NoDocumentsError("no readable articles found: nothing to index")
+    passages = chunk_documents(documents, settings, embedder)
+    by_id = {doc.doc_id: doc for doc in documents}
+    vectors = embedder.embed(
+        [passage_input(by_id[p.doc_id].title, p.text) for p in passages],
+        batch_size=settings.embed_batch_size,
+        progress=progress,
+    )
+    manifest = {
+        "model": {"name": embedder.name, "dimension": embedder.dimension, "max_tokens": embedder.max_tokens},
+        "chunking": {
+            "tokenizer": "cl100k_base",
+            "chunk_tokens": settings.chunk_tokens,
+            "chunk_overlap": settings.chunk_overlap,
+            "boundaries": "sentence",
+            "header": "document title",
+        },
+        "dense": {"faiss": "IndexFlatIP", "metric": "cosine"},
+        "lexical": {"method": "bm25 (bm25s lucene)", "terms": "folded, english stemmer, en+no stopwords"},
+        "libraries": {name: version(name) for name in LIBRARIES},
+    }
+    path = write_index(
+        settings.index_dir,
+        documents,
+        passages,
+        vectors,
+        lexical_index(passages, by_id),
+        manifest,
+        keep_versions=settings.keep_versions,
+    )
+    return BuildReport(path, len(documents), len(passages), skipped, time.perf_counter() - started)

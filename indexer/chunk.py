@@ -1,0 +1,117 @@
+"""Split a document into overlapping passages along sentence boundaries, with exact offsets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+from indexer.clean import Document
+from indexer.text import sentence_spans, word_spans
+from indexer.tokens import count_tokens
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span `text == document.text[start:end]` of one document; `tokens` counts cl100k tokens."""
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    tokens: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def chunk(
+    document: Document,
+    *,
+    max_tokens: int,
+    overlap: int,
+    fits: Callable[[str], bool] = lambda _: True,
+) -> list[Passage]:
+    """Passages of `document`, each at most `max_tokens` cl100k tokens and accepted by `fits`.
+
+    Whole sentences are packed greedily; the next passage starts with the last sentences
+    of the previous one as long as they total at most `overlap` tokens. A sentence too
+    long on its own is cut at word boundaries (or, failing that, inside a word), so no
+    passage is ever truncated by the encoder. `fits` tells whether a passage's text,
+    with whatever header the embedder adds, is within the embedding model's limit.
+    """
+    text = document.text
+
+    def acceptable(start: int, end: int) -> bool:
+        return count_tokens(text[start:end]) <= max_tokens and fits(text[start:end])
+
+    units = [
+        piece
+        for start, end in sentence_spans(text)
+        for piece in _pieces(start, end, acceptable, text)
+    ]
+    passages: list[Passage] = []
+    first = 0
+    while first < len(units):
+        last = first
+        while last + 1 < len(units) and acceptable(units[first][0], units[last + 1][1]):
+            last += 1
+        start, end = units[first][0], units[last][1]
+        passages.append(
+            Passage(
+                chunk_id=f"{document.doc_id}#{len(passages)}",
+                doc_id=document.doc_id,
+                start=start,
+                end=end,
+                text=text[start:end],
+                tokens=count_tokens(text[start:end]),
+            )
+        )
+        if last + 1 == len(units):
+            break
+        following = last + 1
+        while following - 1 > first and count_tokens(text[units[following - 1][0] : end]) <= overlap:
+            following -= 1
+        # Overlap only where the next passage still has room for a new sentence.
+        while following <= last and not acceptable(units[following][0], units[last + 1][1]):
+            following += 1
+        first = following
+    return passages
+
+
+def _pieces(
+    start: int, end: int, acceptable: Callable[[int, int], bool], text: str
+) -> Iterator[tuple[int, int]]:
+    """`(start, end)` itself if acceptable, else acceptable spans that cover it, cut at words."""
+    if acceptable(start, end):
+        yield start, end
+        return
+    piece_start: int | None = None
+    piece_end = start
+    for word_start, word_end in word_spans(text, start, end):
+        if piece_start is not None and acceptable(piece_start, word_end):
+            piece_end = word_end
+            continue
+        if piece_start is not None:
+            yield piece_start, piece_end
+        if acceptable(word_start, word_end):
+            piece_start, piece_end = word_start, word_end
+        else:
+            yield from _cut_word(word_start, word_end, acceptable)
+            piece_start = None
+    if piece_start is not None:
+        yield piece_start, piece_end
+
+
+def _cut_word(start: int, end: int, acceptable: Callable[[int, int], bool]) -> Iterator[tuple[int, int]]:
+    """Cut a span with no usable word boundary into the longest acceptable pieces."""
+    while start < end:
+        low, high = start + 1, end  # the longest acceptable piece ends in [low, high]
+        while low < high:
+            middle = (low + high + 1) // 2
+            if acceptable(start, middle):
+                low = middle
+            else:
+                high = middle - 1
+        yield start, low
+        start = low

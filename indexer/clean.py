@@ -1,0 +1,119 @@
+"""Clean a raw article into the stored document: debris out, metadata (title, URL, language) in."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+
+import py3langid
+
+from indexer.errors import SourceError
+from indexer.sources import RawArticle
+from indexer.text import fold, sentence_spans
+
+# A line that starts a block of teasers about other stories: it and all after it go.
+_TEASER_HEADINGS = {
+    fold(heading)
+    for heading in (
+        "Recent news", "Related news", "Related articles", "Related stories", "Latest news",
+        "More news", "Read more", "Read also", "See also", "Les også", "Siste nytt",
+        "Relaterte artikler", "Tin liên quan", "Tin mới", "Tin khác", "Bài liên quan",
+    )
+}
+
+# Whole lines left by comment boxes and share widgets.
+_DEBRIS = re.compile(
+    r"(comments?|kommentar(er)?|bình luận|gửi bình luận|share|del|print)(\s*\(\d+\))?:?"
+    r"|you have \d+\s*/\s*\d+ characters left\.?"
+    r"|please enter \d+ or more characters\W*"
+    r"|du har \d+\s*/\s*\d+ tegn igjen\.?",
+    re.IGNORECASE,
+)
+
+_SOURCE_LINE = re.compile(r"(?:kilde|source|nguồn)\s*:\s*(https?://\S+)", re.IGNORECASE)
+_LIST_MARKER = re.compile(r"^[-–—•*·]\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_HEADLINE_END = tuple(".!?:;,…")
+_DERIVED_TITLE_CHARS = 90
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned article as stored in the index. Citations are offsets into `text`."""
+
+    doc_id: str
+    title: str
+    text: str
+    language: str
+    source: str
+    url: str | None = None
+    date: str | None = None
+    sha256: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def clean(raw: RawArticle) -> Document:
+    """The stored form of `raw`. Raises SourceError when nothing is left after cleaning."""
+    paragraphs, url = _paragraphs(raw.text)
+    title = raw.title.strip() if raw.title else None
+    if title and paragraphs and fold(paragraphs[0]) == fold(title):
+        paragraphs = paragraphs[1:]
+    elif not title and len(paragraphs) > 1 and _is_headline(paragraphs[0]):
+        title, paragraphs = paragraphs[0], paragraphs[1:]
+    text = "\n\n".join(paragraphs)
+    if not text:
+        raise SourceError(f"{raw.source}: no article text left after cleaning")
+    return Document(
+        doc_id=raw.doc_id,
+        title=title or derive_title(text),
+        text=text,
+        language=raw.language or detect_language(text),
+        source=raw.source,
+        url=raw.url or url,
+        date=raw.date,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def _paragraphs(text: str) -> tuple[list[str], str | None]:
+    """Non-empty, whitespace-normalised lines of `text` with debris removed, and a source URL."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CONTROL.sub(" ", text)
+    paragraphs: list[str] = []
+    url = None
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if not line:
+            continue
+        if fold(line.rstrip(":")) in _TEASER_HEADINGS:
+            break
+        if _DEBRIS.fullmatch(line):
+            continue
+        if source := _SOURCE_LINE.fullmatch(line):
+            url = source.group(1)
+            continue
+        paragraphs.append(line)
+    return paragraphs, url
+
+
+def _is_headline(line: str) -> bool:
+    return len(line) <= 150 and len(line.split()) <= 20 and not line.endswith(_HEADLINE_END)
+
+
+def derive_title(text: str) -> str:
+    """A title for an article that has none: its first sentence, shortened at a word."""
+    start, end = sentence_spans(text)[0]
+    first = _LIST_MARKER.sub("", text[start:end]).rstrip(".")
+    if len(first) <= _DERIVED_TITLE_CHARS:
+        return first
+    return first[:_DERIVED_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the text's language."""
+    language, _ = py3langid.classify(text[:5000])
+    return str(language)

@@ -1,0 +1,39 @@
+"""Domain exceptions: each carries a message meant for the person at the terminal or API."""
+
+from __future__ import annotations
+
+
+class NewsqaError(Exception):
+    """Base class for every error newsqa reports to a user."""
+
+
+class ConfigError(NewsqaError):
+    """A setting or option has a value newsqa cannot use."""
+
+
+class SourceError(NewsqaError):
+    """An input file cannot be read as an article (the build skips it with a warning)."""
+
+
+class NoDocumentsError(NewsqaError):
+    """A build found nothing to index."""
+
+
+class IndexNotFoundError(NewsqaError):
+    """No index exists where one was expected."""
+
+
+class IndexFormatError(NewsqaError):
+    """An index exists but cannot be used: wrong format version, other model, damaged files."""
+
+
+class ModelError(NewsqaError):
+    """The embedding model cannot be loaded."""
+
+
+class QueryError(NewsqaError):
+    """A question or search query newsqa cannot run (blank, too long...)."""
+
+
+class DocumentNotFoundError(NewsqaError):
+    """No document has the requested id."""

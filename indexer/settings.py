@@ -1,0 +1,75 @@
+"""The one settings object: every knob, read from `NEWSQA_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from indexer.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+Mode = Literal["hybrid", "dense", "lexical"]
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the indexer, the service and the CLI.
+
+    Chunking and retrieval defaults were chosen on the bundled evaluation set
+    (`newsqa eval`); the README records the measurements behind them.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_", frozen=True)
+
+    index_dir: Path = Path("index")
+    articles_dir: Path = PROJECT_ROOT / "data" / "articles"
+    model: str = DEFAULT_MODEL
+    device: str = "cpu"
+
+    # Passages are sized in tiktoken cl100k tokens, cut at sentence boundaries.
+    chunk_tokens: int = Field(default=128, ge=16, le=1024)
+    chunk_overlap: int = Field(default=32, ge=0)
+    embed_batch_size: int = Field(default=32, ge=1)
+
+    # Hybrid retrieval: reciprocal rank fusion over this many candidates per side.
+    rrf_k: int = Field(default=60, ge=1)
+    candidates: int = Field(default=50, ge=1)
+
+    # Extractive answers: sentences of the top passages are ranked; the service
+    # abstains when the best passage's cosine to the question is below the threshold.
+    answer_passages: int = Field(default=3, ge=1)
+    abstain_threshold: float = Field(default=0.35, ge=-1.0, le=1.0)
+
+    keep_versions: int = Field(default=3, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
+                f"chunk_tokens ({self.chunk_tokens})"
+            )
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with the given non-None overrides on top.
+
+    Raises ConfigError with a one-line message naming the bad value.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"invalid setting: {problems}") from None

@@ -1,0 +1,245 @@
+"""The index directory on disk: versioned builds written atomically, and loaded with checks.
+
+Layout of an index directory `ROOT`:
+
+    ROOT/current -> versions/<version>      symlink, swapped atomically after a build
+    ROOT/versions/<version>/manifest.json   format, model, chunking, counts, fingerprint
+    ROOT/versions/<version>/documents.jsonl the cleaned articles (citations index into `text`)
+    ROOT/versions/<version>/passages.jsonl  passages with offsets, row i = vector i
+    ROOT/versions/<version>/dense.faiss     FAISS inner-product index of unit vectors
+    ROOT/versions/<version>/lexical/        BM25 index (bm25s: JSON + .npy, no pickle)
+
+A build writes into `versions/.tmp-*` and only then renames and re-points `current`, so a
+crash or Ctrl-C at any moment leaves the previous index in place and loadable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import faiss
+import numpy as np
+
+from indexer.chunk import Passage
+from indexer.clean import Document
+from indexer.errors import IndexFormatError, IndexNotFoundError
+
+FORMAT = "newsqa-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DOCUMENTS = "documents.jsonl"
+PASSAGES = "passages.jsonl"
+DENSE = "dense.faiss"
+LEXICAL = "lexical"
+_STALE_TMP_SECONDS = 3600
+
+
+@dataclass
+class StoredIndex:
+    """Everything an index version holds, in memory."""
+
+    path: Path
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    passages: list[Passage]
+    dense: faiss.Index
+    lexical: bm25s.BM25
+
+
+def corpus_fingerprint(documents: Iterable[Document]) -> str:
+    """A hash of the documents' ids and texts, independent of their order."""
+    digest = hashlib.sha256()
+    for doc_id, sha in sorted((doc.doc_id, doc.sha256) for doc in documents):
+        digest.update(f"{doc_id}\0{sha}\n".encode())
+    return digest.hexdigest()
+
+
+def write_index(
+    root: Path,
+    documents: list[Document],
+    passages: list[Passage],
+    vectors: np.ndarray,
+    lexical: bm25s.BM25,
+    manifest: dict[str, Any],
+    keep_versions: int = 3,
+) -> Path:
+    """Write a new version under `root` and make it current; return the version's folder.
+
+    `manifest` holds the build's own fields (model, chunking...); this adds the format,
+    version id, counts, fingerprint and file list.
+    """
+    if len(passages) != len(vectors):
+        raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+    versions = root / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    created = datetime.now(UTC)
+    version = f"{created:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+    tmp = versions / f".tmp-{version}"
+    try:
+        tmp.mkdir()
+        _write_jsonl(tmp / DOCUMENTS, (doc.to_dict() for doc in documents))
+        _write_jsonl(tmp / PASSAGES, (passage.to_dict() for passage in passages))
+        dense = faiss.IndexFlatIP(vectors.shape[1])
+        dense.add(vectors)
+        faiss.write_index(dense, str(tmp / DENSE))
+        lexical.save(str(tmp / LEXICAL), show_progress=False)
+        full_manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "created_at": created.isoformat(timespec="seconds"),
+            **manifest,
+            "counts": {"documents": len(documents), "passages": len(passages)},
+            "corpus_sha256": corpus_fingerprint(documents),
+            "files": _file_sizes(tmp),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(full_manifest, indent=2, ensure_ascii=False) + "\n")
+        _fsync_tree(tmp)
+        final = versions / version
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _point_current(root, final)
+    _prune(versions, keep=keep_versions, current=final)
+    return final
+
+
+def resolve(root: Path) -> Path:
+    """The version folder to load for `root`: `root` itself if it holds a manifest,
+    else what `root/current` points to."""
+    if (root / MANIFEST).is_file():
+        return root
+    current = root / "current"
+    if current.exists() and (current / MANIFEST).is_file():
+        return current.resolve()
+    raise IndexNotFoundError(
+        f"no index in {root}: build one with `newsqa index --index-dir {root}`"
+    )
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The checked manifest of a version folder."""
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"{path}: unreadable manifest ({exc}); {_rebuild(folder)}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexFormatError(f"{path}: not a newsqa index manifest; {_rebuild(folder)}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexFormatError(
+            f"{path}: index format version {manifest.get('format_version')!r}, this newsqa reads "
+            f"version {FORMAT_VERSION}; {_rebuild(folder)}"
+        )
+    return manifest
+
+
+def load_index(root: Path, model: str | None = None) -> StoredIndex:
+    """Load the current version under `root`, checking it before use.
+
+    With `model` given, an index built with any other model is refused: its vectors
+    would not be comparable with the queries'.
+    """
+    folder = resolve(root)
+    manifest = read_manifest(folder)
+    built_with = manifest.get("model", {}).get("name")
+    if model is not None and built_with != model:
+        raise IndexFormatError(
+            f"index {folder} was built with model {built_with!r} but the service uses "
+            f"{model!r}; {_rebuild(folder)} (or set NEWSQA_MODEL={built_with})"
+        )
+    for name, size in manifest.get("files", {}).items():
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != size:
+            raise IndexFormatError(f"{path}: missing or truncated; {_rebuild(folder)}")
+    try:
+        documents = [Document(**record) for record in _read_jsonl(folder / DOCUMENTS)]
+        passages = [Passage(**record) for record in _read_jsonl(folder / PASSAGES)]
+        dense = faiss.read_index(str(folder / DENSE))
+        lexical = bm25s.BM25.load(str(folder / LEXICAL), show_progress=False)
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise IndexFormatError(f"index {folder} is damaged ({exc}); {_rebuild(folder)}") from None
+    counts = manifest.get("counts", {})
+    if not (
+        counts.get("documents") == len(documents)
+        and counts.get("passages") == len(passages) == dense.ntotal
+    ):
+        raise IndexFormatError(
+            f"index {folder} is inconsistent: manifest counts {counts}, {len(documents)} "
+            f"documents, {len(passages)} passages, {dense.ntotal} vectors; {_rebuild(folder)}"
+        )
+    return StoredIndex(
+        path=folder,
+        manifest=manifest,
+        documents={doc.doc_id: doc for doc in documents},
+        passages=passages,
+        dense=dense,
+        lexical=lexical,
+    )
+
+
+def _rebuild(folder: Path) -> str:
+    root = folder.parent.parent if folder.parent.name == "versions" else folder
+    return f"rebuild it with `newsqa index --index-dir {root}`"
+
+
+def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def _file_sizes(folder: Path) -> dict[str, int]:
+    return {
+        str(path.relative_to(folder)): path.stat().st_size
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in [*folder.rglob("*"), folder]:
+        _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _point_current(root: Path, version: Path) -> None:
+    link = root / f".current-{uuid.uuid4().hex[:8]}"
+    os.symlink(version.relative_to(root), link)
+    os.replace(link, root / "current")
+    _fsync(root)
+
+
+def _prune(versions: Path, keep: int, current: Path) -> None:
+    """Drop all but the newest `keep` versions (never the current one), and leftovers of
+    builds that died more than an hour ago."""
+    done = sorted((p for p in versions.iterdir() if not p.name.startswith(".")), reverse=True)
+    for old in done[keep:]:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)
+    for leftover in versions.glob(".tmp-*"):
+        if time.time() - leftover.stat().st_mtime > _STALE_TMP_SECONDS:
+            shutil.rmtree(leftover, ignore_errors=True)

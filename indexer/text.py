@@ -1,0 +1,99 @@
+"""Text primitives shared by indexing and search: diacritic folding, sentence spans, terms."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_NORWEGIAN
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+# Letters that carry no combining mark in NFKD, so stripping marks does not fold them.
+_UNDECOMPOSED = str.maketrans(
+    {"đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ł": "l", "Ł": "L", "ß": "ss"}
+)
+
+# Abbreviations after which a period does not end a sentence (English and Norwegian).
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "st", "no", "nr", "vs", "jr"}
+
+_WORD = re.compile(r"\w+")
+_PARAGRAPH = re.compile(r"[^\n]+")
+
+
+def fold(text: str) -> str:
+    """Case- and diacritic-insensitive form: "Điện Biên" -> "dien bien", "Nghiêm" -> "nghiem".
+
+    Used on both sides of lexical matching. The result may differ in length from the
+    input, so it is never used where character offsets matter.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return stripped.casefold()
+
+
+def for_model(text: str) -> str:
+    """Text as the embedding model should see it.
+
+    The default model lower-cases and strips accents itself, but has no notion that
+    "Đ" is a "D"; without this "Dien Bien" and "Điện Biên" embed apart.
+    """
+    return text.replace("Đ", "D").replace("đ", "d")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+_STOPWORDS = frozenset(fold(word) for word in (*STOPWORDS_EN, *STOPWORDS_NORWEGIAN))
+
+
+def terms(text: str) -> list[str]:
+    """Lexical terms of a text: folded, stop words dropped, stemmed."""
+    words = [word for word in _WORD.findall(fold(text)) if word not in _STOPWORDS]
+    return _stemmer().stemWords(words)
+
+
+@lru_cache(maxsize=1)
+def _punkt() -> PunktSentenceTokenizer:
+    params = PunktParameters()
+    params.abbrev_types = set(_ABBREVIATIONS)
+    return PunktSentenceTokenizer(params)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of `text[start:end]`, relative to `text`.
+
+    Sentences never cross a line break, so a headline, caption or list item stands
+    alone. A period followed by a lower-case word or a digit ("No. 22", "29. november")
+    does not end a sentence. Spans carry no surrounding whitespace.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for line in _PARAGRAPH.finditer(text, start, end):
+        merged: list[list[int]] = []
+        for s, e in _punkt().span_tokenize(line.group()):
+            s, e = s + line.start(), e + line.start()
+            if merged and (text[s].islower() or text[s].isdigit()):
+                merged[-1][1] = e
+            else:
+                merged.append([s, e])
+        spans.extend(_strip(text, s, e) for s, e in merged)
+    return [(s, e) for s, e in spans if e > s]
+
+
+def word_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Offsets of the whitespace-separated words of `text[start:end]`."""
+    for match in re.finditer(r"\S+", text[start:end]):
+        yield start + match.start(), start + match.end()
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -1,0 +1,159 @@
+"""The `Index`: a loaded index directory you can search and ask, or build anew."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from indexer.build import BuildReport, build_index
+from indexer.clean import Document
+from indexer.embed import Embedder
+from indexer.errors import DocumentNotFoundError, QueryError
+from indexer.settings import Mode, Settings
+from indexer.store import StoredIndex, load_index
+from indexer.text import terms
+from service.answer import extract_answer
+from service.models import MAX_QUESTION_CHARS, MAX_TOP_K, AskResponse, Citation, SearchResponse
+
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
+
+
+class Index:
+    """Retrieval and extractive answers over one loaded index version."""
+
+    def __init__(self, stored: StoredIndex, embedder: Embedder, settings: Settings) -> None:
+        self.stored = stored
+        self.embedder = embedder
+        self.settings = settings
+        self.vocabulary: dict[str, int] = stored.lexical.vocab_dict
+
+    @classmethod
+    def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:
+        """Load the current index under `settings.index_dir`, refusing one built with another model."""
+        stored = load_index(settings.index_dir, model=settings.model)
+        return cls(stored, embedder or Embedder(settings.model, settings.device), settings)
+
+    @classmethod
+    def build(
+        cls,
+        paths: Iterable[Path],
+        settings: Settings,
+        embedder: Embedder | None = None,
+        progress: bool = False,
+    ) -> tuple[Index, BuildReport]:
+        """Index the articles under `paths` into `settings.index_dir`, then load the result."""
+        embedder = embedder or Embedder(settings.model, settings.device)
+        report = build_index(paths, settings, embedder, progress=progress)
+        return cls.load(settings, embedder), report
+
+    @property
+    def documents(self) -> dict[str, Document]:
+        return self.stored.documents
+
+    @property
+    def manifest(self) -> dict[str, object]:
+        return self.stored.manifest
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.stored.documents[doc_id]
+        except KeyError:
+            raise DocumentNotFoundError(f"unknown document id {doc_id!r}") from None
+
+    def search(self, query: str, top_k: int = 5, mode: Mode = "hybrid") -> SearchResponse:
+        """The `top_k` passages for `query`, best first."""
+        started = time.perf_counter()
+        _check_query(query, top_k, mode)
+        vector = self.embedder.embed([query])[0] if mode != "lexical" else None
+        results = self._citations(query, vector, top_k, mode)
+        return SearchResponse(query=query, results=results, took_ms=_since(started))
+
+    def ask(self, question: str, top_k: int = 5, mode: Mode = "hybrid") -> AskResponse:
+        """The `top_k` passages for `question` and the sentence among them that best answers it.
+
+        Abstains (no answer) when even the closest passage in the whole index is less
+        similar to the question than `settings.abstain_threshold`.
+        """
+        started = time.perf_counter()
+        _check_query(question, top_k, mode)
+        vector = self.embedder.embed([question])[0]
+        citations = self._citations(question, vector, top_k, mode)
+        best_similarity, _ = self.stored.dense.search(vector[None, :], 1)
+        answer = None
+        if citations and best_similarity[0][0] >= self.settings.abstain_threshold:
+            answer = extract_answer(
+                question,
+                vector,
+                citations[: self.settings.answer_passages],
+                self.stored.documents,
+                self.embedder,
+            )
+        return AskResponse(
+            question=question,
+            answer=answer,
+            abstained=answer is None,
+            citations=citations,
+            took_ms=_since(started),
+        )
+
+    def _citations(self, query: str, vector: np.ndarray | None, top_k: int, mode: Mode) -> list[Citation]:
+        depth = max(self.settings.candidates, top_k)
+        if mode == "dense":
+            ranked = self._dense(vector, top_k)
+        elif mode == "lexical":
+            ranked = self._lexical(query, top_k)
+        else:
+            ranked = self._fuse([self._dense(vector, depth), self._lexical(query, depth)])[:top_k]
+        return [self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked, start=1)]
+
+    def _dense(self, vector: np.ndarray | None, depth: int) -> list[tuple[int, float]]:
+        assert vector is not None
+        scores, rows = self.stored.dense.search(vector[None, :], min(depth, self.stored.dense.ntotal))
+        return [(int(row), float(score)) for row, score in zip(rows[0], scores[0], strict=True) if row >= 0]
+
+    def _lexical(self, query: str, depth: int) -> list[tuple[int, float]]:
+        known = [term for term in terms(query) if term in self.vocabulary]
+        if not known:
+            return []
+        scores = self.stored.lexical.get_scores(known)
+        top = np.argsort(-scores, kind="stable")[:depth]
+        return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
+
+    def _fuse(self, rankings: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
+        """Reciprocal rank fusion: each ranking adds 1 / (k + rank) to a passage's score."""
+        fused: dict[int, float] = {}
+        for ranking in rankings:
+            for rank, (row, _) in enumerate(ranking, start=1):
+                fused[row] = fused.get(row, 0.0) + 1.0 / (self.settings.rrf_k + rank)
+        return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+    def _citation(self, rank: int, row: int, score: float) -> Citation:
+        passage = self.stored.passages[row]
+        return Citation(
+            rank=rank,
+            doc_id=passage.doc_id,
+            title=self.stored.documents[passage.doc_id].title,
+            chunk_id=passage.chunk_id,
+            text=passage.text,
+            start=passage.start,
+            end=passage.end,
+            score=round(score, 6),
+        )
+
+
+def _check_query(query: str, top_k: int, mode: str) -> None:
+    if not query.strip():
+        raise QueryError("question must not be blank")
+    if len(query) > MAX_QUESTION_CHARS:
+        raise QueryError(f"question is longer than {MAX_QUESTION_CHARS} characters")
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise QueryError(f"top_k must be between 1 and {MAX_TOP_K}")
+    if mode not in MODES:
+        raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
