@@ -62,7 +62,9 @@ def load_documents(paths: Iterable[Path]) -> tuple[list[Document], int]:
             if document.doc_id in documents:
                 log.warning(
                     "skipped %s: document id %r is already taken by %s",
-                    raw.source, raw.doc_id, documents[raw.doc_id].source,
+                    raw.source,
+                    raw.doc_id,
+                    documents[raw.doc_id].source,
                 )
                 skipped += 1
                 continue

@@ -17,9 +17,22 @@ from indexer.text import fold, sentence_spans
 _TEASER_HEADINGS = {
     fold(heading)
     for heading in (
-        "Recent news", "Related news", "Related articles", "Related stories", "Latest news",
-        "More news", "Read more", "Read also", "See also", "Les også", "Siste nytt",
-        "Relaterte artikler", "Tin liên quan", "Tin mới", "Tin khác", "Bài liên quan",
+        "Recent news",
+        "Related news",
+        "Related articles",
+        "Related stories",
+        "Latest news",
+        "More news",
+        "Read more",
+        "Read also",
+        "See also",
+        "Les også",
+        "Siste nytt",
+        "Relaterte artikler",
+        "Tin liên quan",
+        "Tin mới",
+        "Tin khác",
+        "Bài liên quan",
     )
 }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -11,8 +10,6 @@ import numpy as np
 from indexer.errors import ModelError
 from indexer.settings import DEFAULT_MODEL
 from indexer.text import for_model
-
-log = logging.getLogger(__name__)
 
 
 def resolve_model(name: str) -> str:
@@ -42,6 +39,9 @@ class Embedder:
         # Never reach for the network: the model must already be on disk.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
         location = resolve_model(name)
         try:

@@ -19,7 +19,25 @@ log = logging.getLogger(__name__)
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 
 # Block-level HTML elements: their text is separated by a blank line in the plain text.
-_BLOCKS = "p div h1 h2 h3 h4 h5 h6 li blockquote pre tr br section article header footer".split()
+_BLOCKS = [
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "blockquote",
+    "pre",
+    "tr",
+    "br",
+    "section",
+    "article",
+    "header",
+    "footer",
+]
 
 
 @dataclass(frozen=True)
@@ -40,9 +58,7 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found.update(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-            )
+            found.update(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
         elif path.is_file():
             found.add(path)
         else:

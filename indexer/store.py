@@ -123,9 +123,7 @@ def resolve(root: Path) -> Path:
     current = root / "current"
     if current.exists() and (current / MANIFEST).is_file():
         return current.resolve()
-    raise IndexNotFoundError(
-        f"no index in {root}: build one with `newsqa index --index-dir {root}`"
-    )
+    raise IndexNotFoundError(f"no index in {root}: build one with `newsqa index --index-dir {root}`")
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -172,8 +170,7 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         raise IndexFormatError(f"index {folder} is damaged ({exc}); {_rebuild(folder)}") from None
     counts = manifest.get("counts", {})
     if not (
-        counts.get("documents") == len(documents)
-        and counts.get("passages") == len(passages) == dense.ntotal
+        counts.get("documents") == len(documents) and counts.get("passages") == len(passages) == dense.ntotal
     ):
         raise IndexFormatError(
             f"index {folder} is inconsistent: manifest counts {counts}, {len(documents)} "

@@ -14,7 +14,9 @@ MAX_QUESTION_CHARS = 1000
 
 
 class AskRequest(BaseModel):
-    question: StrictStr = Field(max_length=MAX_QUESTION_CHARS, examples=["What did Nghiem ask of Van Son ward?"])
+    question: StrictStr = Field(
+        max_length=MAX_QUESTION_CHARS, examples=["What did Nghiem ask of Van Son ward?"]
+    )
     top_k: StrictInt = Field(default=5, ge=1, le=MAX_TOP_K)
     mode: Mode = "hybrid"
 
@@ -22,7 +24,7 @@ class AskRequest(BaseModel):
     @classmethod
     def _not_blank(cls, question: str) -> str:
         if not question.strip():
-            raise PydanticCustomError("blank", "question must not be blank")
+            raise PydanticCustomError("blank", "must not be blank")
         return question
 
 

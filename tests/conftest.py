@@ -1,0 +1,36 @@
+"""Shared fixtures: the real packaged model, loaded once, and an index of the bundled articles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.embed import Embedder
+from indexer.settings import Settings, load_settings
+from service.api import create_app
+from service.index import Index
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def bundled_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return load_settings(index_dir=tmp_path_factory.mktemp("bundled") / "index")
+
+
+@pytest.fixture(scope="session")
+def bundled(bundled_settings: Settings, embedder: Embedder) -> Index:
+    """An index of the five bundled articles, built once per test session."""
+    index, _ = Index.build([bundled_settings.articles_dir], bundled_settings, embedder)
+    return index
+
+
+@pytest.fixture(scope="session")
+def client(bundled: Index, bundled_settings: Settings, embedder: Embedder) -> Iterator[TestClient]:
+    with TestClient(create_app(bundled_settings, embedder)) as test_client:
+        yield test_client

@@ -1,0 +1,72 @@
+"""Search and ask over the bundled articles with the real model and indexes."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.errors import QueryError
+
+MEETING = "000_1bc991a037106c5e"
+RENEWAL = "003_af987519a968d492"
+RURAL = "004_35521d4b9ef64c69"
+
+
+def assert_exact(index, items):
+    for item in items:
+        assert index.documents[item.doc_id].text[item.start : item.end] == item.text
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_each_mode_finds_the_passage(bundled, mode):
+    response = bundled.search("What did Nghiem ask of Van Son ward?", top_k=3, mode=mode)
+    assert [r.rank for r in response.results] == [1, 2, 3]
+    assert any("Van Son ward was instructed" in r.text for r in response.results)
+    assert_exact(bundled, response.results)
+    scores = [r.score for r in response.results]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("query", ["Dien Bien Pu Nhung coffee", "Điện Biên Pú Nhung coffee"])
+def test_lexical_matching_folds_diacritics(bundled, query):
+    top = bundled.search(query, top_k=1, mode="lexical").results[0]
+    assert top.doc_id == RENEWAL
+    assert "Pú Nhung" in top.text
+
+
+def test_dense_search_understands_a_paraphrase(bundled):
+    top = bundled.search("share of poor households in the province", top_k=1, mode="dense").results[0]
+    assert (top.doc_id, "poverty rate" in top.text) == (RURAL, True)
+
+
+def test_title_header_puts_passages_in_context(bundled):
+    # The passage about Pú Nhung never names the province; the article title and dateline do.
+    response = bundled.search("Dien Bien coffee and macadamia expansion", top_k=3, mode="dense")
+    assert any(r.doc_id == RENEWAL and "macadamia" in r.text for r in response.results)
+
+
+def test_ask_answers_with_an_exact_sentence(bundled):
+    response = bundled.ask("How many hectares of coffee does Pú Nhung maintain?", top_k=5)
+    assert not response.abstained
+    answer = response.answer
+    assert answer is not None and answer.doc_id == RENEWAL
+    assert "705 hectares of coffee" in answer.text
+    assert_exact(bundled, [answer, *response.citations])
+
+
+@pytest.mark.parametrize(
+    "question", ["What is the boiling point of mercury?", "Who won the 2018 FIFA World Cup?"]
+)
+def test_ask_abstains_when_the_archive_has_no_answer(bundled, question):
+    response = bundled.ask(question)
+    assert response.abstained and response.answer is None
+    assert len(response.citations) == 5  # the closest passages are still offered
+
+
+def test_queries_are_checked(bundled):
+    with pytest.raises(QueryError, match="must not be blank"):
+        bundled.ask("   ")
+    with pytest.raises(QueryError, match="longer than 1000"):
+        bundled.search("x" * 1001)
+    with pytest.raises(QueryError, match="unknown mode"):
+        bundled.search("x", mode="fuzzy")  # type: ignore[arg-type]
+    assert bundled.search("zzzqqq", mode="lexical").results == []
