@@ -74,16 +74,16 @@ def load_documents(paths: Iterable[Path]) -> tuple[list[Document], int]:
 
 def chunk_documents(documents: list[Document], settings: Settings, embedder: Embedder) -> list[Passage]:
     """Passages of all documents, each within the chunk size and the model's input limit."""
-    return [
-        passage
-        for document in documents
-        for passage in chunk(
-            document,
-            max_tokens=settings.chunk_tokens,
-            overlap=settings.chunk_overlap,
-            fits=lambda text, title=document.title: embedder.fits(passage_input(title, text)),
+    passages: list[Passage] = []
+    for document in documents:
+
+        def fits(text: str, title: str = document.title) -> bool:
+            return embedder.fits(passage_input(title, text))
+
+        passages.extend(
+            chunk(document, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap, fits=fits)
         )
-    ]
+    return passages
 
 
 def lexical_index(passages: list[Passage], documents: dict[str, Document]) -> bm25s.BM25:

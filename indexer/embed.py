@@ -50,8 +50,11 @@ class Embedder:
             hint = "" if Path(location).exists() else " (not a local folder, and downloads are off)"
             raise ModelError(f"cannot load embedding model {name!r}{hint}: {exc}") from None
         self.name = name
-        self.dimension = int(self.model.get_embedding_dimension() or 0)
-        self.max_tokens = int(self.model.max_seq_length)
+        dimension = self.model.get_embedding_dimension()
+        if not dimension:
+            raise ModelError(f"model {name!r} does not report its embedding dimension")
+        self.dimension = int(dimension)
+        self.max_tokens: int = self.model.max_seq_length or 0
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included, before truncation."""

@@ -129,16 +129,21 @@ def _jsonl_articles(path: Path, text: str) -> Iterator[RawArticle]:
 def _html_article(path: Path, text: str) -> RawArticle:
     """Main text and metadata of a web page, boilerplate (menus, comments) removed."""
     extracted = trafilatura.bare_extraction(
-        text, include_comments=False, include_tables=True, with_metadata=True, favor_recall=True
+        text,
+        include_comments=False,
+        include_tables=True,
+        with_metadata=True,
+        favor_recall=True,
     )
-    if extracted is not None and extracted.text and extracted.text.strip():
+    fields = extracted if isinstance(extracted, dict) else extracted.as_dict() if extracted else {}
+    if (fields.get("text") or "").strip():
         return RawArticle(
             doc_id=path.stem,
-            text=extracted.text,
+            text=fields["text"],
             source=str(path),
-            title=extracted.title or None,
-            url=extracted.url or None,
-            date=extracted.date or None,
+            title=fields.get("title") or None,
+            url=fields.get("url") or None,
+            date=fields.get("date") or None,
         )
     # Too short or too plain for trafilatura's heuristics: fall back to all visible text.
     return RawArticle(doc_id=path.stem, text=html_to_text(text), source=str(path))
