@@ -84,7 +84,8 @@ def write_index(
     versions = root / "versions"
     versions.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
-    version = f"{created:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+    # Names sort by build time (to the microsecond), which pruning relies on.
+    version = f"{created:%Y%m%dT%H%M%S.%f}Z-{uuid.uuid4().hex[:8]}"
     tmp = versions / f".tmp-{version}"
     try:
         tmp.mkdir()
