@@ -52,7 +52,8 @@ def answer_hit(question: Question, response: AskResponse) -> bool:
 
 def evaluate(index: Index, questions: list[Question], modes: list[Mode], top_k: int = 10) -> dict[str, Any]:
     """Metrics per mode, and for each mode the questions it got wrong."""
-    report: dict[str, Any] = {"questions": len(questions), "modes": {}, "failures": []}
+    report: dict[str, Any] = {"questions": len(questions), "modes": {}, "by_tag": {}, "failures": []}
+    tags = sorted({tag for question in questions for tag in question.tags})
     answerable = [q for q in questions if q.answerable]
     unanswerable = [q for q in questions if not q.answerable]
     for mode in modes:
@@ -84,6 +85,21 @@ def evaluate(index: Index, questions: list[Question], modes: list[Mode], top_k: 
                     }
                 )
         report["modes"][mode] = _metrics(answerable, unanswerable, ranks, hits, abstained, latencies, top_k)
+        report["by_tag"][mode] = {
+            tag: {
+                "questions": sum(1 for q in questions if tag in q.tags),
+                **_metrics(
+                    [q for q in answerable if tag in q.tags],
+                    [q for q in unanswerable if tag in q.tags],
+                    ranks,
+                    hits,
+                    abstained,
+                    latencies,
+                    top_k,
+                ),
+            }
+            for tag in tags
+        }
     return report
 
 
@@ -109,15 +125,20 @@ def _metrics(
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The report's metrics as a Markdown table, one row per mode."""
-    modes = report["modes"]
-    columns = list(next(iter(modes.values())))
-    lines = [
-        "| mode | " + " | ".join(columns) + " |",
-        "|---|" + "---:|" * len(columns),
-    ]
-    for mode, metrics in modes.items():
-        lines.append(f"| {mode} | " + " | ".join(_cell(metrics[c]) for c in columns) + " |")
+    """The report as Markdown: a table of metrics per mode, then one per tag for each mode."""
+    sections = [_table("mode", report["modes"])]
+    for mode, by_tag in report["by_tag"].items():
+        columns = ["questions", "hit@1", "hit@5", "answer_hit", "abstain_recall"]
+        rows = {tag: {column: metrics[column] for column in columns} for tag, metrics in by_tag.items()}
+        sections.append(f"By tag, {mode}:\n\n" + _table("tag", rows))
+    return "\n\n".join(sections)
+
+
+def _table(label: str, rows: dict[str, dict[str, float]]) -> str:
+    columns = list(next(iter(rows.values())))
+    lines = [f"| {label} | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for name, metrics in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_cell(metrics[c]) for c in columns) + " |")
     return "\n".join(lines)
 
 

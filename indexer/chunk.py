@@ -45,11 +45,7 @@ def chunk(
     def acceptable(start: int, end: int) -> bool:
         return count_tokens(text[start:end]) <= max_tokens and fits(text[start:end])
 
-    units = [
-        piece
-        for start, end in sentence_spans(text)
-        for piece in _pieces(start, end, acceptable, text)
-    ]
+    units = [piece for start, end in sentence_spans(text) for piece in _pieces(start, end, acceptable, text)]
     passages: list[Passage] = []
     first = 0
     while first < len(units):

@@ -48,7 +48,17 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
-_STOPWORDS = frozenset(fold(word) for word in (*STOPWORDS_EN, *STOPWORDS_NORWEGIAN))
+# bm25s's English list (Lucene's 33 words) keeps question and auxiliary words such as
+# "which", "how", "did"; questions are full of them, and they would otherwise count as
+# rare, informative terms when matched against news prose.
+_FUNCTION_WORDS_EN = frozenset(
+    """what which who whom whose when where why how many much do does did done doing
+    has have had having been being were am can could would should shall may might must
+    i me my we our you your he him his she her its them those from up down out over
+    than so very just also any some all each other own same both few more most only too""".split()  # noqa: SIM905
+)
+
+_STOPWORDS = frozenset(fold(word) for word in (*STOPWORDS_EN, *_FUNCTION_WORDS_EN, *STOPWORDS_NORWEGIAN))
 
 
 def terms(text: str) -> list[str]:

@@ -15,7 +15,7 @@ from indexer.errors import DocumentNotFoundError, QueryError
 from indexer.settings import Mode, Settings
 from indexer.store import StoredIndex, load_index
 from indexer.text import terms
-from service.answer import extract_answer
+from service.answer import Vocabulary, extract_answer
 from service.models import MAX_QUESTION_CHARS, MAX_TOP_K, AskResponse, Citation, SearchResponse
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
@@ -28,7 +28,9 @@ class Index:
         self.stored = stored
         self.embedder = embedder
         self.settings = settings
-        self.vocabulary: dict[str, int] = stored.lexical.vocab_dict
+        self.lexical_terms: dict[str, int] = stored.lexical.vocab_dict
+        # Term statistics for answer extraction, computed once so no request pays for them.
+        self.vocabulary = Vocabulary.of(stored.documents.values(), stored.passages)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:
@@ -75,7 +77,9 @@ class Index:
         """The `top_k` passages for `question` and the sentence among them that best answers it.
 
         Abstains (no answer) when even the closest passage in the whole index is less
-        similar to the question than `settings.abstain_threshold`.
+        similar to the question than `settings.abstain_threshold`, when the question names
+        a number the archive never mentions, or when no sentence of the top passages
+        qualifies (see `extract_answer`).
         """
         started = time.perf_counter()
         _check_query(question, top_k, mode)
@@ -83,13 +87,18 @@ class Index:
         citations = self._citations(question, vector, top_k, mode)
         best_similarity, _ = self.stored.dense.search(vector[None, :], 1)
         answer = None
-        if citations and best_similarity[0][0] >= self.settings.abstain_threshold:
+        if (
+            citations
+            and best_similarity[0][0] >= self.settings.abstain_threshold
+            and not self.vocabulary.unknown_numbers(question)
+        ):
             answer = extract_answer(
                 question,
                 vector,
                 citations[: self.settings.answer_passages],
                 self.stored.documents,
                 self.embedder,
+                self.vocabulary,
             )
         return AskResponse(
             question=question,
@@ -106,7 +115,7 @@ class Index:
         elif mode == "lexical":
             ranked = self._lexical(query, top_k)
         else:
-            ranked = self._fuse([self._dense(vector, depth), self._lexical(query, depth)])[:top_k]
+            ranked = self._fuse(self._dense(vector, depth), self._lexical(query, depth))[:top_k]
         return [self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked, start=1)]
 
     def _dense(self, vector: np.ndarray | None, depth: int) -> list[tuple[int, float]]:
@@ -115,19 +124,24 @@ class Index:
         return [(int(row), float(score)) for row, score in zip(rows[0], scores[0], strict=True) if row >= 0]
 
     def _lexical(self, query: str, depth: int) -> list[tuple[int, float]]:
-        known = [term for term in terms(query) if term in self.vocabulary]
+        known = [term for term in terms(query) if term in self.lexical_terms]
         if not known:
             return []
         scores = self.stored.lexical.get_scores(known)
         top = np.argsort(-scores, kind="stable")[:depth]
         return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
 
-    def _fuse(self, rankings: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
-        """Reciprocal rank fusion: each ranking adds 1 / (k + rank) to a passage's score."""
-        fused: dict[int, float] = {}
-        for ranking in rankings:
-            for rank, (row, _) in enumerate(ranking, start=1):
-                fused[row] = fused.get(row, 0.0) + 1.0 / (self.settings.rrf_k + rank)
+    def _fuse(
+        self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        """Weighted score fusion: cosine plus `lexical_weight` times the BM25 score relative
+        to the query's best, so a strong lexical match lifts a passage without drowning
+        the semantic ranking. A passage only BM25 found counts the lowest dense score."""
+        best = max((score for _, score in lexical), default=0.0) or 1.0
+        fused = dict(dense)
+        floor = min(fused.values(), default=0.0)
+        for row, score in lexical:
+            fused[row] = fused.get(row, floor) + self.settings.lexical_weight * score / best
         return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
     def _citation(self, rank: int, row: int, score: float) -> Citation:

@@ -69,3 +69,18 @@ def test_metrics_on_a_hand_computed_case():
     assert metrics["mrr@10"] == round((1 + 1 / 3) / 2, 4)
     assert (metrics["answer_hit"], metrics["abstain_recall"], metrics["false_abstain"]) == (0.5, 1.0, 0.0)
     assert [failure["id"] for failure in report["failures"]] == ["2"]
+
+
+def test_quality_on_the_bundled_set_does_not_regress(bundled):
+    """A guard at the figures measured when the defaults were chosen (see README): hybrid
+    hit@1 0.755, hit@5 0.796, answer-hit 0.735, abstention recall 0.833, false abstention 0.041."""
+    report = evaluate(bundled, load_questions(), ["hybrid", "dense", "lexical"], top_k=10)
+    hybrid = report["modes"]["hybrid"]
+    assert hybrid["hit@1"] >= 0.74
+    assert hybrid["hit@5"] >= 0.78
+    assert hybrid["answer_hit"] >= 0.71
+    assert hybrid["abstain_recall"] >= 0.8
+    assert hybrid["false_abstain"] <= 0.05
+    for mode in ("dense", "lexical"):
+        assert report["modes"][mode]["hit@5"] >= 0.7
+        assert hybrid["hit@1"] >= report["modes"][mode]["hit@1"]
