@@ -111,7 +111,7 @@ def _metrics(
     abstained: dict[str, bool],
     latencies: list[float],
     top_k: int,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     def rank(question: Question) -> int:
         return ranks[question.id] or top_k + 1
 
@@ -134,7 +134,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n\n".join(sections)
 
 
-def _table(label: str, rows: dict[str, dict[str, float]]) -> str:
+def _table(label: str, rows: dict[str, dict[str, Any]]) -> str:
     columns = list(next(iter(rows.values())))
     lines = [f"| {label} | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for name, metrics in rows.items():
@@ -142,13 +142,16 @@ def _table(label: str, rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _cell(value: float) -> str:
+def _cell(value: float | None) -> str:
+    if value is None:
+        return "–"
     return f"{value:.3f}" if isinstance(value, float) and value <= 1 else f"{value}"
 
 
-def _share(questions: list[Question], predicate: Any) -> float:
-    return round(sum(1 for q in questions if predicate(q)) / len(questions), 4) if questions else 0.0
+def _share(questions: list[Question], predicate: Any) -> float | None:
+    """The share of `questions` for which `predicate` holds; None (no figure) for none."""
+    return round(sum(1 for q in questions if predicate(q)) / len(questions), 4) if questions else None
 
 
-def _mean(values: list[float]) -> float:
-    return round(sum(values) / len(values), 4) if values else 0.0
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
