@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,13 @@ index_dir_option = click.option(
 top_k_option = click.option("-k", "--top-k", type=click.IntRange(1, 50), default=5, show_default=True)
 mode_option = click.option("--mode", type=MODE, default="hybrid", show_default=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+
+
+def query_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `search` and `ask` share: -k, --mode, --json, --index-dir."""
+    for option in (index_dir_option, json_option, mode_option, top_k_option):
+        command = option(command)
+    return command
 
 
 def main() -> None:
@@ -96,10 +104,7 @@ def serve(index_dir: Path | None, host: str | None, port: int | None) -> None:
 
 @cli.command()
 @click.argument("query")
-@top_k_option
-@mode_option
-@json_option
-@index_dir_option
+@query_options
 def search(query: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None) -> None:
     """Print the passages that best match QUERY."""
     response = _load(index_dir).search(query, top_k=top_k, mode=mode)  # type: ignore[arg-type]
@@ -108,10 +113,7 @@ def search(query: str, top_k: int, mode: str, as_json: bool, index_dir: Path | N
 
 @cli.command()
 @click.argument("question")
-@top_k_option
-@mode_option
-@json_option
-@index_dir_option
+@query_options
 def ask(question: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None) -> None:
     """Answer QUESTION from the archive, with the passages it came from."""
     response = _load(index_dir).ask(question, top_k=top_k, mode=mode)  # type: ignore[arg-type]
