@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
 
+import bm25s
 import numpy as np
 
 from indexer.chunk import Passage
@@ -35,44 +33,58 @@ _DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"[\w'’-]+")
 
 
-@dataclass(frozen=True)
 class Vocabulary:
-    """What the archive says, for weighing and checking question terms."""
+    """What the archive says, for weighing and checking question terms.
 
-    idf: dict[str, float]  # inverse passage frequency of every indexed term
-    document_terms: dict[str, frozenset[str]]  # doc_id -> the terms of its title and text
+    Read off the BM25 index's posting lists (which passages hold each term), so the
+    terms are exactly those the index was built with and nothing is re-tokenised at load.
+    """
 
-    @classmethod
-    def of(cls, documents: Iterable[Document], passages: list[Passage]) -> Vocabulary:
-        by_id = {document.doc_id: document for document in documents}
-        frequency = Counter(
-            term for p in passages for term in set(terms(f"{by_id[p.doc_id].title}\n{p.text}"))
-        )
-        return cls(
-            idf={term: math.log(1 + len(passages) / seen) for term, seen in frequency.items()},
-            document_terms={
-                doc_id: frozenset(terms(f"{doc.title}\n{doc.text}")) for doc_id, doc in by_id.items()
-            },
-        )
+    def __init__(self, lexical: bm25s.BM25, passages: list[Passage]) -> None:
+        self.columns: dict[str, int] = lexical.vocab_dict
+        self.indptr: np.ndarray = lexical.scores["indptr"]
+        self.rows: np.ndarray = lexical.scores["indices"]
+        self.passage_docs = [passage.doc_id for passage in passages]
+        self.documents = len(set(self.passage_docs))
+
+    def passages_with(self, term: str) -> np.ndarray:
+        """Rows of the passages (title included) that contain `term`."""
+        column = self.columns.get(term)
+        if column is None or column + 1 >= len(self.indptr):  # bm25s's empty token has no column
+            return self.rows[:0]
+        return self.rows[self.indptr[column] : self.indptr[column + 1]]
+
+    def idf(self, term: str) -> float | None:
+        """Inverse passage frequency of `term`; None for a term the archive never uses."""
+        seen = len(self.passages_with(term))
+        return math.log(1 + len(self.passage_docs) / seen) if seen else None
+
+    def documents_with(self, term: str) -> set[str]:
+        return {self.passage_docs[row] for row in self.passages_with(term)}
 
     def unknown_numbers(self, question: str) -> list[str]:
         """Numbers in the question (years, figures, document numbers) the archive never mentions."""
         return [
             word
             for word in re.findall(r"\w*\d\w*", question)
-            if any(term not in self.idf for term in terms(word))
+            if any(self.idf(term) is None for term in terms(word))
         ]
 
-    def subject_terms(self, question: str) -> set[str]:
-        """Terms of the names and numbers the question mentions (capitalised after the first
-        word, or with a digit) that pick out a subject: known to the archive, but mentioned
-        in at most half of its documents ("Na Sang", "CT03"; not "Party" or "Committee")."""
+    def subject_documents(self, question: str) -> set[str] | None:
+        """The documents that mention every name and number of the question that picks out
+        a subject, or None when it names none.
+
+        Such terms come from words capitalised after the first, or with a digit, and are
+        known to the archive but mentioned in at most half of its documents ("Na Sang",
+        "CT03"; not "Party" or "Committee")."""
         words = _WORD.findall(question)[1:]
         named = {term for word in words if word[0].isupper() or _DIGIT.search(word) for term in terms(word)}
-        half = len(self.document_terms) / 2
-        return {
-            term for term in named if 0 < sum(term in known for known in self.document_terms.values()) <= half
-        }
+        subject: set[str] | None = None
+        for term in named:
+            documents = self.documents_with(term)
+            if 0 < len(documents) <= self.documents / 2:
+                subject = documents if subject is None else subject & documents
+        return subject
 
 
 def asks_for_number(question: str) -> bool:
@@ -91,14 +103,14 @@ def extract_answer(
     """The best-scoring sentence among the `citations`' passages, with its exact offsets.
 
     None when no sentence can answer: only sentences of documents that mention the
-    question's subject (`Vocabulary.subject_terms`) qualify, and for a question asking
+    question's subject (`Vocabulary.subject_documents`) qualify, and for a question asking
     for a quantity or date only sentences with a digit.
     """
-    subject = vocabulary.subject_terms(question)
+    subject = vocabulary.subject_documents(question)
     wants_number = asks_for_number(question)
     candidates: dict[tuple[str, int, int], int] = {}  # (doc_id, start, end) -> best rank
     for citation in citations:
-        if not subject <= vocabulary.document_terms[citation.doc_id]:
+        if subject is not None and citation.doc_id not in subject:
             continue
         text = documents[citation.doc_id].text
         for start, end in sentence_spans(text, citation.start, citation.end):
@@ -110,7 +122,8 @@ def extract_answer(
     sentences = [documents[doc_id].text[start:end] for doc_id, start, end in spans]
     similarity = embedder.embed(sentences) @ question_vector
     # Terms the archive never uses cannot tell its sentences apart.
-    wanted = {term: vocabulary.idf[term] for term in terms(question) if term in vocabulary.idf}
+    weights = {term: vocabulary.idf(term) for term in terms(question)}
+    wanted = {term: weight for term, weight in weights.items() if weight is not None}
     scores = [
         SIMILARITY_WEIGHT * float(similarity[i])
         + OVERLAP_WEIGHT * _overlap(wanted, sentences[i])

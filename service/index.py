@@ -29,8 +29,7 @@ class Index:
         self.embedder = embedder
         self.settings = settings
         self.lexical_terms: dict[str, int] = stored.lexical.vocab_dict
-        # Term statistics for answer extraction, computed once so no request pays for them.
-        self.vocabulary = Vocabulary.of(stored.documents.values(), stored.passages)
+        self.vocabulary = Vocabulary(stored.lexical, stored.passages)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:
