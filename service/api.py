@@ -31,6 +31,7 @@ from service.models import (
     HealthResponse,
     SearchResponse,
 )
+from service.page import router as page_router
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(page_router)
     _add_error_handlers(app)
     return app
 

@@ -1,0 +1,158 @@
+"""The search page and the article view: small hand-written HTML, CSS and JS over the JSON API."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
+from html import escape
+from pathlib import Path
+from string import Template
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from indexer.clean import Document
+from indexer.errors import DocumentNotFoundError
+
+STATIC_DIR = Path(__file__).parent / "static"
+ASSET_TYPES = {
+    "app.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "read.js": "text/javascript; charset=utf-8",
+}
+MODES = ("hybrid", "dense", "lexical")
+
+# Pages are HTML, not API operations: none of them belongs in the OpenAPI schema.
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    etag: str
+
+
+@cache
+def _asset(name: str) -> Asset:
+    body = (STATIC_DIR / name).read_bytes()
+    return Asset(body, f'"{hashlib.sha256(body).hexdigest()[:16]}"')
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page() -> HTMLResponse:
+    """The search page; it asks the API from the browser, so it loads even without an index."""
+    return HTMLResponse(_asset("index.html").body)
+
+
+@router.get("/static/{name}")
+def static_asset(name: str, request: Request) -> Response:
+    """A stylesheet or script, revalidated by ETag so an edit shows up on the next load."""
+    if name not in ASSET_TYPES:
+        return Response("no such file", status_code=404, media_type="text/plain")
+    asset = _asset(name)
+    headers = {"ETag": asset.etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(asset.body, media_type=ASSET_TYPES[name], headers=headers)
+
+
+@router.get("/read/{doc_id:path}", response_class=HTMLResponse)
+def read_page(
+    request: Request,
+    doc_id: str,
+    start: str | None = None,
+    end: str | None = None,
+    q: str | None = None,
+    mode: str | None = None,
+) -> HTMLResponse:
+    """A whole article with `text[start:end]` marked; `q` and `mode` make the link back.
+
+    Offsets that are not integers or fall outside the article leave it unmarked, with a note,
+    rather than failing: the article is still worth showing.
+    """
+    back = _back_link(q, mode)
+    index = getattr(request.app.state, "index", None)
+    if index is None:
+        detail = getattr(request.app.state, "index_error", None) or "No index is loaded."
+        main = (
+            '<section class="problem"><h1>The archive is not loaded</h1>'
+            f"<p>The service has no index to read articles from.</p><p><code>{escape(detail)}</code></p>"
+            f"<p>{back}</p></section>"
+        )
+        return _page("Archive not loaded", main, status_code=503)
+    try:
+        document = index.document(doc_id)
+    except DocumentNotFoundError:
+        main = (
+            '<section class="problem"><h1>Article not found</h1>'
+            f"<p>The archive has no article with the id <code>{escape(doc_id)}</code>.</p>"
+            f"<p>{back}</p></section>"
+        )
+        return _page("Article not found", main, status_code=404)
+    span = _span(start, end, len(document.text))
+    return _page(document.title, _article(document, span, back, asked=(start, end) != (None, None)))
+
+
+def _article(document: Document, span: tuple[int, int] | None, back: str, asked: bool) -> str:
+    facts = [("Language", escape(document.language))]
+    if document.url:
+        url = escape(document.url)
+        facts.append(("Source", f'<a href="{url}" rel="noopener noreferrer">{url}</a>'))
+    if document.date:
+        facts.append(("Date", escape(document.date)))
+    facts.append(("Document", f"<code>{escape(document.doc_id)}</code>"))
+    text = document.text
+    if span is None:
+        body = escape(text)
+        notice = (
+            '<p class="notice">The cited passage is not within this article; it is shown whole.</p>'
+            if asked
+            else ""
+        )
+    else:
+        start, end = span
+        body = (
+            f'{escape(text[:start])}<span id="cited" class="cited" tabindex="-1">'
+            f"{_marked(text[start:end])}</span>{escape(text[end:])}"
+        )
+        notice = ""
+    fact_rows = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
+    return (
+        f'<p class="crumbs">{back}</p>'
+        f'<article class="article" aria-labelledby="article-title">'
+        f'<header class="article-head"><h1 id="article-title">{escape(document.title)}</h1>'
+        f'<dl class="facts">{fact_rows}</dl></header>{notice}'
+        f'<div class="card article-text">{body}</div></article>'
+    )
+
+
+def _marked(span: str) -> str:
+    """`span` escaped, each paragraph in its own <mark>: one mark across a blank line would
+    leave a stray sliver of highlight on the empty line."""
+    pieces = re.split(r"(\n+)", span)
+    return "".join(
+        piece if piece.startswith("\n") or not piece else f"<mark>{escape(piece)}</mark>" for piece in pieces
+    )
+
+
+def _span(start: str | None, end: str | None, length: int) -> tuple[int, int] | None:
+    try:
+        first, last = int(start or ""), int(end or "")
+    except ValueError:
+        return None
+    return (first, last) if 0 <= first < last <= length else None
+
+
+def _back_link(question: str | None, mode: str | None) -> str:
+    if not question or not question.strip():
+        return '<a href="/">← Search the archive</a>'
+    params = {"q": question, **({"mode": mode} if mode in MODES and mode != "hybrid" else {})}
+    return f'<a href="/?{escape(urlencode(params))}">← Back to results</a>'
+
+
+def _page(title: str, main: str, status_code: int = 200) -> HTMLResponse:
+    shell = Template(_asset("page.html").body.decode())
+    return HTMLResponse(shell.substitute(title=escape(title), main=main), status_code=status_code)
