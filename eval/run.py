@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import json
-import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from eval.metrics import Qrels, Run, percentile, ranking_metrics, token_f1
+from indexer.chunk import Passage
+from indexer.clean import Document
+from indexer.errors import NewsqaError
 from indexer.settings import Mode
-from service.index import Index
-from service.models import AskResponse
+from service.models import Answer, AskResponse, Citation
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 CUTOFFS = (1, 3, 5, 10)
+RANKING = [*(f"hit@{k}" for k in CUTOFFS), "mrr@10", "ndcg@10"]
+# Every figure reported per mode, in the order of the JSON report and the Markdown table.
+METRICS = [
+    *RANKING,
+    "answer_hit",
+    "answer_f1",
+    "citation_exact",
+    "abstain_precision",
+    "abstain_recall",
+    "false_abstain",
+    "latency_ms_p50",
+    "latency_ms_p95",
+]
 
 
 @dataclass(frozen=True)
@@ -32,17 +48,56 @@ class Question:
         return bool(self.answers)
 
 
+class Answerer(Protocol):
+    """What the evaluation needs of an `Index`."""
+
+    @property
+    def passages(self) -> list[Passage]: ...
+
+    @property
+    def documents(self) -> dict[str, Document]: ...
+
+    def ask(self, question: str, top_k: int, mode: Mode) -> AskResponse: ...
+
+
+class QuestionSetError(NewsqaError):
+    """A question set line that is not a question."""
+
+
 def load_questions(path: Path = QUESTIONS) -> list[Question]:
+    """The questions of a JSON Lines file; raises QuestionSetError naming the bad line."""
+    questions = []
     with path.open(encoding="utf-8") as lines:
-        return [Question(**json.loads(line)) for line in lines if line.strip()]
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                question = Question(**json.loads(line))
+            except (json.JSONDecodeError, TypeError) as exc:
+                raise QuestionSetError(
+                    f"{path}:{number}: not a question ({exc}); expected JSON with "
+                    "id, question, answers, doc_id and optional tags"
+                ) from None
+            if not isinstance(question.answers, list) or (question.answers and not question.doc_id):
+                raise QuestionSetError(
+                    f"{path}:{number}: answers must be a list, with the doc_id holding them"
+                )
+            questions.append(question)
+    return questions
 
 
-def gold_rank(question: Question, response: AskResponse) -> int | None:
-    """Rank of the first citation from the right document that contains a gold answer."""
-    for citation in response.citations:
-        if citation.doc_id == question.doc_id and any(gold in citation.text for gold in question.answers):
-            return citation.rank
-    return None
+def relevant_passages(question: Question, passages: list[Passage]) -> dict[str, int]:
+    """The passages of the question's document that contain a gold answer: its qrels."""
+    return {
+        passage.chunk_id: 1
+        for passage in passages
+        if passage.doc_id == question.doc_id and any(gold in passage.text for gold in question.answers)
+    }
+
+
+def gold_rank(relevant: dict[str, int], response: AskResponse) -> int | None:
+    """Rank of the first citation that is a relevant passage."""
+    return next((c.rank for c in response.citations if c.chunk_id in relevant), None)
 
 
 def answer_hit(question: Question, response: AskResponse) -> bool:
@@ -50,88 +105,142 @@ def answer_hit(question: Question, response: AskResponse) -> bool:
     return answer is not None and any(gold in answer.text for gold in question.answers)
 
 
-def evaluate(index: Index, questions: list[Question], modes: list[Mode], top_k: int = 10) -> dict[str, Any]:
-    """Metrics per mode, and for each mode the questions it got wrong."""
-    report: dict[str, Any] = {"questions": len(questions), "modes": {}, "by_tag": {}, "failures": []}
+def exact_spans(response: AskResponse, documents: dict[str, Document]) -> tuple[int, int]:
+    """How many of the response's spans (citations and answer) satisfy
+    `document.text[start:end] == text`, and how many it has."""
+    spans: list[Citation | Answer] = [*response.citations, *([response.answer] if response.answer else [])]
+    exact = sum(
+        1
+        for span in spans
+        if span.doc_id in documents and documents[span.doc_id].text[span.start : span.end] == span.text
+    )
+    return exact, len(spans)
+
+
+@dataclass
+class _Outcome:
+    """What one mode did with one question."""
+
+    response: AskResponse
+    rank: int | None
+    hit: bool
+    f1: float
+    exact: tuple[int, int]
+
+
+def evaluate(
+    index: Answerer, questions: list[Question], modes: list[Mode], top_k: int = 10
+) -> dict[str, Any]:
+    """Metrics per mode and per tag, and for each mode the questions it got wrong.
+
+    Relevance is judged per passage: a returned passage is relevant when it belongs to the
+    question's document and contains a gold answer; hit@k, MRR@10 and nDCG@10 come from
+    trec_eval over those judgements.
+    """
+    qrels: Qrels = {q.id: relevant_passages(q, index.passages) for q in questions if q.answerable}
     tags = sorted({tag for question in questions for tag in question.tags})
-    answerable = [q for q in questions if q.answerable]
-    unanswerable = [q for q in questions if not q.answerable]
+    report: dict[str, Any] = {"questions": len(questions), "modes": {}, "by_tag": {}, "failures": []}
     for mode in modes:
-        ranks: dict[str, int | None] = {}
-        hits: dict[str, bool] = {}
-        abstained: dict[str, bool] = {}
-        latencies = []
+        outcomes: dict[str, _Outcome] = {}
         for question in questions:
             response = index.ask(question.question, top_k=top_k, mode=mode)
-            latencies.append(response.took_ms)
-            ranks[question.id] = gold_rank(question, response)
-            hits[question.id] = answer_hit(question, response)
-            abstained[question.id] = response.abstained
-            wrong = (
-                not response.abstained
-                if not question.answerable
-                else ranks[question.id] != 1 or not hits[question.id]
+            relevant = qrels.get(question.id, {})
+            outcomes[question.id] = _Outcome(
+                response=response,
+                rank=gold_rank(relevant, response),
+                hit=answer_hit(question, response),
+                f1=token_f1(response.answer.text if response.answer else None, question.answers),
+                exact=exact_spans(response, index.documents),
             )
-            if wrong:
-                report["failures"].append(
-                    {
-                        "mode": mode,
-                        "id": question.id,
-                        "question": question.question,
-                        "expected": question.answers,
-                        "gold_rank": ranks[question.id],
-                        "answer": response.answer.text if response.answer else None,
-                        "top": [c.chunk_id for c in response.citations[:3]],
-                    }
-                )
-        report["modes"][mode] = _metrics(answerable, unanswerable, ranks, hits, abstained, latencies, top_k)
+        run: Run = {
+            qid: [c.chunk_id for c in outcome.response.citations] for qid, outcome in outcomes.items()
+        }
+        ranking = ranking_metrics(qrels, run, RANKING)
+        report["modes"][mode] = _metrics(questions, outcomes, ranking)
         report["by_tag"][mode] = {
             tag: {
                 "questions": sum(1 for q in questions if tag in q.tags),
-                **_metrics(
-                    [q for q in answerable if tag in q.tags],
-                    [q for q in unanswerable if tag in q.tags],
-                    ranks,
-                    hits,
-                    abstained,
-                    latencies,
-                    top_k,
-                ),
+                **_metrics([q for q in questions if tag in q.tags], outcomes, ranking),
             }
             for tag in tags
         }
+        report["failures"] += [
+            _failure(mode, question, outcomes[question.id])
+            for question in questions
+            if _failed(question, outcomes[question.id])
+        ]
     return report
 
 
-def _metrics(
-    answerable: list[Question],
-    unanswerable: list[Question],
-    ranks: dict[str, int | None],
-    hits: dict[str, bool],
-    abstained: dict[str, bool],
-    latencies: list[float],
-    top_k: int,
-) -> dict[str, float | None]:
-    def rank(question: Question) -> int:
-        return ranks[question.id] or top_k + 1
+def _failed(question: Question, outcome: _Outcome) -> bool:
+    if not question.answerable:
+        return not outcome.response.abstained
+    return outcome.rank != 1 or not outcome.hit
 
-    metrics = {f"hit@{k}": _share(answerable, lambda q, k=k: rank(q) <= k) for k in CUTOFFS}
-    metrics["mrr@10"] = _mean([1 / rank(q) if rank(q) <= 10 else 0.0 for q in answerable])
-    metrics["answer_hit"] = _share(answerable, lambda q: hits[q.id])
-    metrics["abstain_recall"] = _share(unanswerable, lambda q: abstained[q.id])
-    metrics["false_abstain"] = _share(answerable, lambda q: abstained[q.id])
-    metrics["latency_ms_p50"] = round(statistics.median(latencies), 1)
+
+def _failure(mode: str, question: Question, outcome: _Outcome) -> dict[str, Any]:
+    response = outcome.response
+    return {
+        "mode": mode,
+        "id": question.id,
+        "question": question.question,
+        "tags": question.tags,
+        "expected": question.answers,
+        "doc_id": question.doc_id,
+        "gold_rank": outcome.rank,
+        "answer": response.answer.text if response.answer else None,
+        "answer_doc_id": response.answer.doc_id if response.answer else None,
+        "top": [
+            {"chunk_id": c.chunk_id, "score": c.score, "text": _shorten(c.text)}
+            for c in response.citations[:3]
+        ],
+    }
+
+
+def _metrics(
+    questions: list[Question], outcomes: dict[str, _Outcome], ranking: dict[str, dict[str, float]]
+) -> dict[str, float | None]:
+    answerable = [q for q in questions if q.answerable]
+    unanswerable = [q for q in questions if not q.answerable]
+    abstained = [q for q in questions if outcomes[q.id].response.abstained]
+    metrics = {name: _mean([ranking.get(q.id, {}).get(name, 0.0) for q in answerable]) for name in RANKING}
+    metrics["answer_hit"] = _share(answerable, lambda q: outcomes[q.id].hit)
+    metrics["answer_f1"] = _mean([outcomes[q.id].f1 for q in answerable])
+    exact = [outcomes[q.id].exact for q in questions]
+    metrics["citation_exact"] = _ratio(sum(e for e, _ in exact), sum(n for _, n in exact))
+    metrics["abstain_precision"] = _share(abstained, lambda q: not q.answerable)
+    metrics["abstain_recall"] = _share(unanswerable, lambda q: outcomes[q.id].response.abstained)
+    metrics["false_abstain"] = _share(answerable, lambda q: outcomes[q.id].response.abstained)
+    latencies = [outcomes[q.id].response.took_ms for q in questions]
+    metrics["latency_ms_p50"] = percentile(latencies, 50)
+    metrics["latency_ms_p95"] = percentile(latencies, 95)
     return metrics
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The report as Markdown: a table of metrics per mode, then one per tag for each mode."""
-    sections = [_table("mode", report["modes"])]
+    """The report as Markdown: metrics per mode, per tag for each mode, then the failures."""
+    sections = [f"{report['questions']} questions.", _table("mode", report["modes"])]
+    columns = ["questions", "hit@1", "hit@5", "ndcg@10", "answer_hit", "answer_f1", "abstain_recall"]
     for mode, by_tag in report["by_tag"].items():
-        columns = ["questions", "hit@1", "hit@5", "answer_hit", "abstain_recall"]
+        if not by_tag:
+            continue
         rows = {tag: {column: metrics[column] for column in columns} for tag, metrics in by_tag.items()}
         sections.append(f"By tag, {mode}:\n\n" + _table("tag", rows))
+    if report["failures"]:
+        sections.append("Failures (gold not ranked first, answer without the gold, or not abstained):")
+        sections.append("\n".join(_failure_line(failure) for failure in report["failures"]))
     return "\n\n".join(sections)
+
+
+def _failure_line(failure: dict[str, Any]) -> str:
+    expected = " | ".join(failure["expected"]) or "(abstain)"
+    top = ", ".join(c["chunk_id"] for c in failure["top"]) or "nothing"
+    rank = failure["gold_rank"] or "–"
+    answer = f'"{_shorten(failure["answer"], 90)}"' if failure["answer"] else "abstained"
+    return (
+        f"- {failure['mode']} {failure['id']} [{', '.join(failure['tags'])}] {failure['question']} "
+        f"— expected: {expected}; gold rank {rank}; top: {top}; answer: {answer}"
+    )
 
 
 def _table(label: str, rows: dict[str, dict[str, Any]]) -> str:
@@ -148,9 +257,18 @@ def _cell(value: float | None) -> str:
     return f"{value:.3f}" if isinstance(value, float) and value <= 1 else f"{value}"
 
 
-def _share(questions: list[Question], predicate: Any) -> float | None:
+def _shorten(text: str, width: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _share(questions: list[Question], predicate: Callable[[Question], bool]) -> float | None:
     """The share of `questions` for which `predicate` holds; None (no figure) for none."""
-    return round(sum(1 for q in questions if predicate(q)) / len(questions), 4) if questions else None
+    return _ratio(sum(1 for q in questions if predicate(q)), len(questions))
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 def _mean(values: list[float]) -> float | None:

@@ -8,12 +8,12 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
 from indexer.errors import IndexNotFoundError, NewsqaError
-from indexer.settings import Settings, load_settings
+from indexer.settings import Mode, Settings, load_settings
 from indexer.store import resolve
 from service.models import AskResponse, Citation, SearchResponse
 
@@ -120,6 +120,31 @@ def ask(question: str, top_k: int, mode: str, as_json: bool, index_dir: Path | N
     click.echo(response.model_dump_json(indent=2) if as_json else _format_ask(response))
 
 
+# Regression guards of `newsqa eval`: option -> (metric, whether it is a floor or a ceiling).
+GUARDS = {
+    "min_hit1": ("hit@1", "min"),
+    "min_hit5": ("hit@5", "min"),
+    "min_mrr": ("mrr@10", "min"),
+    "min_ndcg": ("ndcg@10", "min"),
+    "min_answer_hit": ("answer_hit", "min"),
+    "min_citation_exact": ("citation_exact", "min"),
+    "min_abstain_recall": ("abstain_recall", "min"),
+    "max_false_abstain": ("false_abstain", "max"),
+}
+
+
+def guard_options(command: Callable[..., None]) -> Callable[..., None]:
+    """One option per entry of GUARDS, e.g. --min-hit5 0.9."""
+    for name, (metric, kind) in reversed(GUARDS.items()):
+        command = click.option(
+            "--" + name.replace("_", "-"),
+            name,
+            type=click.FloatRange(0, 1),
+            help=f"Exit 3 when {metric} of the first mode is {'below' if kind == 'min' else 'above'} this.",
+        )(command)
+    return command
+
+
 @cli.command(name="eval")
 @click.option(
     "--set",
@@ -129,20 +154,82 @@ def ask(question: str, top_k: int, mode: str, as_json: bool, index_dir: Path | N
 )
 @click.option("--modes", default="hybrid,dense,lexical", show_default=True)
 @click.option("-k", "--top-k", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write report.json, report.md and report.png (charts) into this folder.",
+)
+@click.option(
+    "--beir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Score a BEIR-format dataset folder instead (indexed into a temporary index).",
+)
+@click.option("--split", default="test", show_default=True, help="BEIR qrels split.")
+@click.option(
+    "--run-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="BEIR: write the ranking as a TREC run file (one per mode: run.hybrid.trec, ...).",
+)
 @json_option
 @index_dir_option
+@guard_options
 def evaluate(
-    question_set: Path | None, modes: str, top_k: int, as_json: bool, index_dir: Path | None
+    question_set: Path | None,
+    modes: str,
+    top_k: int,
+    out: Path | None,
+    beir: Path | None,
+    split: str,
+    run_out: Path | None,
+    as_json: bool,
+    index_dir: Path | None,
+    **guards: float | None,
 ) -> None:
-    """Score retrieval and answers against a question set."""
-    from eval.run import QUESTIONS, evaluate, load_questions, markdown
-
-    chosen = [mode.strip() for mode in modes.split(",") if mode.strip()]
+    """Score retrieval and answers against a question set (or a BEIR dataset with --beir)."""
+    chosen = cast(list[Mode], [mode.strip() for mode in modes.split(",") if mode.strip()])
     unknown = [mode for mode in chosen if mode not in MODE.choices]
     if unknown or not chosen:
         raise click.BadParameter(f"unknown mode(s) {', '.join(unknown) or '(none)'}", param_hint="--modes")
-    report = evaluate(_load(index_dir), load_questions(question_set or QUESTIONS), chosen, top_k)  # type: ignore[arg-type]
-    click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else markdown(report))
+    from eval import beir as benchmark
+    from eval.run import METRICS
+
+    for name, limit in guards.items():
+        if limit is not None and GUARDS[name][0] not in (benchmark.MEASURES if beir else METRICS):
+            hint = "--" + name.replace("_", "-")
+            kind = "BEIR" if beir else "question-set"
+            raise click.BadParameter(f"a {kind} run has no {GUARDS[name][0]}", param_hint=hint)
+    if beir is not None:
+        dataset = benchmark.load_dataset(beir, split)
+        report = benchmark.evaluate_beir(
+            dataset, load_settings(index_dir=index_dir), chosen, run_out=run_out, progress=sys.stderr.isatty()
+        )
+        click.echo(json.dumps(report, indent=2) if as_json else benchmark.markdown(report))
+    else:
+        from eval.report import write_report
+        from eval.run import QUESTIONS, evaluate, load_questions, markdown
+
+        questions = load_questions(question_set or QUESTIONS)  # a bad set fails before the model loads
+        report = evaluate(_load(index_dir), questions, chosen, top_k)
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else markdown(report))
+        if out is not None:
+            written = write_report(report, out)
+            click.echo(f"wrote {', '.join(str(path) for path in written)}", err=True)
+    _check_guards(report["modes"][chosen[0]], chosen[0], guards)
+
+
+def _check_guards(metrics: dict[str, float | None], mode: str, guards: dict[str, float | None]) -> None:
+    """Exit 3, naming each miss, when `metrics` (of the first mode) miss a guard."""
+    missed = []
+    for name, limit in guards.items():
+        metric, kind = GUARDS[name]
+        value = metrics[metric] if limit is not None else None  # guards were checked to apply
+        if limit is None or value is None:
+            continue
+        if value < limit if kind == "min" else value > limit:
+            missed.append(f"{mode} {metric} {value} {'<' if kind == 'min' else '>'} {limit}")
+    if missed:
+        click.echo(f"newsqa: quality guard missed: {'; '.join(missed)}", err=True)
+        sys.exit(3)
 
 
 def _build(settings: Settings, paths: list[Path], embedder: Any = None) -> Any:

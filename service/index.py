@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.build import BuildReport, build_index
+from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.embed import Embedder
 from indexer.errors import DocumentNotFoundError, QueryError
@@ -53,6 +54,10 @@ class Index:
     @property
     def documents(self) -> dict[str, Document]:
         return self.stored.documents
+
+    @property
+    def passages(self) -> list[Passage]:
+        return self.stored.passages
 
     @property
     def manifest(self) -> dict[str, object]:
@@ -107,14 +112,25 @@ class Index:
             took_ms=_since(started),
         )
 
-    def _citations(self, query: str, vector: np.ndarray | None, top_k: int, mode: Mode) -> list[Citation]:
-        depth = max(self.settings.candidates, top_k)
+    def rank(
+        self, query: str, top_k: int, mode: Mode = "hybrid", vector: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The `top_k` best passages for `query` as (row in `stored.passages`, score), best first.
+
+        Unlike `search`, `top_k` is not capped, for evaluations that need deep rankings; pass
+        the query's `vector` when it is already embedded (dense and hybrid modes need one).
+        """
+        if vector is None and mode != "lexical":
+            vector = self.embedder.embed([query])[0]
         if mode == "dense":
-            ranked = self._dense(vector, top_k)
-        elif mode == "lexical":
-            ranked = self._lexical(query, top_k)
-        else:
-            ranked = self._fuse(self._dense(vector, depth), self._lexical(query, depth))[:top_k]
+            return self._dense(vector, top_k)
+        if mode == "lexical":
+            return self._lexical(query, top_k)
+        depth = max(self.settings.candidates, top_k)
+        return self._fuse(self._dense(vector, depth), self._lexical(query, depth))[:top_k]
+
+    def _citations(self, query: str, vector: np.ndarray | None, top_k: int, mode: Mode) -> list[Citation]:
+        ranked = self.rank(query, top_k, mode, vector)
         return [self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked, start=1)]
 
     def _dense(self, vector: np.ndarray | None, depth: int) -> list[tuple[int, float]]:
