@@ -110,7 +110,12 @@ def build_index(
         progress=progress,
     )
     manifest = {
-        "model": {"name": embedder.name, "dimension": embedder.dimension, "max_tokens": embedder.max_tokens},
+        "model": {
+            "name": embedder.name,
+            "dimension": embedder.dimension,
+            "max_tokens": embedder.max_tokens,
+            "backend": embedder.backend,  # for the record: every backend gives the same vectors
+        },
         "chunking": {
             "tokenizer": "cl100k_base",
             "chunk_tokens": settings.chunk_tokens,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from indexer.backends import Encoder, choose_backend, load_encoder
 from indexer.errors import ModelError
-from indexer.settings import DEFAULT_MODEL
+from indexer.settings import DEFAULT_MODEL, Settings, default_cache_dir
 from indexer.text import for_model
 
 
@@ -33,11 +36,22 @@ def passage_input(title: str, passage: str) -> str:
 
 
 class Embedder:
-    """A sentence-transformers model that returns L2-normalised float32 vectors."""
+    """A sentence-transformers model that returns L2-normalised float32 vectors.
 
-    def __init__(self, name: str = DEFAULT_MODEL, device: str = "cpu") -> None:
+    `backend` runs its transformer with torch, ONNX Runtime or OpenVINO ("auto": the fastest
+    installed); every backend gives the same vectors, so an index built with one loads with another.
+    """
+
+    def __init__(
+        self,
+        name: str = DEFAULT_MODEL,
+        device: str = "cpu",
+        backend: str = "auto",
+        cache_dir: Path | None = None,
+    ) -> None:
         # Never reach for the network: the model must already be on disk.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.backend = choose_backend(backend, device)
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
@@ -55,6 +69,20 @@ class Embedder:
             raise ModelError(f"model {name!r} does not report its embedding dimension")
         self.dimension = int(dimension)
         self.max_tokens: int = self.model.max_seq_length or 0
+        self.encoder: Encoder | None = None
+        if self.backend != "torch":
+            self.encoder = load_encoder(
+                self.model[0].auto_model,
+                location,
+                self._features(["a short text", "a somewhat longer text, so that the batch is padded"]),
+                self.backend,
+                cache_dir or default_cache_dir(),
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        """The embedder `settings` ask for (model, device, backend, export cache)."""
+        return cls(settings.model, settings.device, settings.backend, settings.cache_dir)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included, before truncation."""
@@ -66,11 +94,42 @@ class Embedder:
 
     def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Unit vectors for `texts`, shape (len(texts), dimension)."""
-        vectors = self.model.encode(
-            [for_model(text) for text in texts],
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        inputs = [for_model(text) for text in texts]
+        if self.encoder is None:
+            vectors = self.model.encode(
+                inputs,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        else:
+            vectors = self._embed_exported(self.encoder, inputs, batch_size, progress)
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def _features(self, texts: list[str]) -> dict[str, Any]:
+        """The transformer's inputs for `texts` (torch tensors), tokenized as sentence-transformers does."""
+        import torch
+
+        features = self.model.preprocess(texts)
+        return {key: value for key, value in features.items() if isinstance(value, torch.Tensor)}
+
+    def _embed_exported(
+        self, encoder: Encoder, texts: list[str], batch_size: int, progress: bool
+    ) -> np.ndarray:
+        """Token embeddings from the exported transformer, pooled by the model's own torch modules."""
+        import torch
+
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([-len(text) for text in texts], kind="stable")  # less padding per batch
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, desc="Batches", disable=not progress):
+            rows = order[start : start + batch_size]
+            features = self._features([texts[row] for row in rows])
+            tokens = encoder({key: value.numpy() for key, value in features.items()})
+            pooled = {**features, "token_embeddings": torch.from_numpy(tokens)}
+            for module in list(self.model)[1:]:  # pooling, normalisation...
+                pooled = module(pooled)
+            vectors[rows] = pooled["sentence_embedding"].numpy()
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 Mode = Literal["hybrid", "dense", "lexical"]
+Backend = Literal["auto", "openvino", "onnx", "torch"]
+
+
+def default_cache_dir() -> Path:
+    """Where exported models are kept: $XDG_CACHE_HOME/newsqa, or ~/.cache/newsqa."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa"
 
 
 class Settings(BaseSettings):
@@ -29,6 +36,10 @@ class Settings(BaseSettings):
     articles_dir: Path = PROJECT_ROOT / "data" / "articles"
     model: str = DEFAULT_MODEL
     device: str = "cpu"
+    # Inference backend; "auto" takes the fastest installed (openvino, onnx, torch). The
+    # exported backends trace the model once into `cache_dir`; all give the same vectors.
+    backend: Backend = "auto"
+    cache_dir: Path = Field(default_factory=default_cache_dir)
 
     # Passages are sized in tiktoken cl100k tokens, cut at sentence boundaries.
     chunk_tokens: int = Field(default=128, ge=16, le=1024)

@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.index, app.state.index_error = None, None
-        model = embedder or Embedder(settings.model, settings.device)
+        model = embedder or Embedder.from_settings(settings)
         try:
             app.state.index = Index.load(settings, model)
         except (IndexNotFoundError, IndexFormatError) as exc:

@@ -36,7 +36,7 @@ class Index:
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:
         """Load the current index under `settings.index_dir`, refusing one built with another model."""
         stored = load_index(settings.index_dir, model=settings.model)
-        return cls(stored, embedder or Embedder(settings.model, settings.device), settings)
+        return cls(stored, embedder or Embedder.from_settings(settings), settings)
 
     @classmethod
     def build(
@@ -47,7 +47,7 @@ class Index:
         progress: bool = False,
     ) -> tuple[Index, BuildReport]:
         """Index the articles under `paths` into `settings.index_dir`, then load the result."""
-        embedder = embedder or Embedder(settings.model, settings.device)
+        embedder = embedder or Embedder.from_settings(settings)
         report = build_index(paths, settings, embedder, progress=progress)
         return cls.load(settings, embedder), report
 

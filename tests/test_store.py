@@ -34,7 +34,12 @@ def test_round_trip_keeps_content(small_articles, tmp_path, embedder):
     vectors = loaded.stored.dense.reconstruct_n(0, loaded.stored.dense.ntotal)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     manifest = json.loads((report.path / "manifest.json").read_text())
-    assert manifest["model"] == {"name": settings.model, "dimension": 384, "max_tokens": 256}
+    assert manifest["model"] == {
+        "name": settings.model,
+        "dimension": 384,
+        "max_tokens": 256,
+        "backend": embedder.backend,
+    }
     assert manifest["counts"] == {"documents": 2, "passages": 2}
     assert manifest["chunking"]["chunk_tokens"] == settings.chunk_tokens
     assert manifest["corpus_sha256"] == store.corpus_fingerprint(loaded.documents.values())
