@@ -26,11 +26,16 @@ index_dir_option = click.option(
 top_k_option = click.option("-k", "--top-k", type=click.IntRange(1, 50), default=5, show_default=True)
 mode_option = click.option("--mode", type=MODE, default="hybrid", show_default=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+backend_option = click.option(
+    "--backend",
+    type=click.Choice(["auto", "openvino", "onnx", "torch"]),
+    help="Inference backend [env NEWSQA_BACKEND; default auto: the fastest installed].",
+)
 
 
 def query_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The options `search` and `ask` share: -k, --mode, --json, --index-dir."""
-    for option in (index_dir_option, json_option, mode_option, top_k_option):
+    """The options `search` and `ask` share: -k, --mode, --json, --index-dir, --backend."""
+    for option in (backend_option, index_dir_option, json_option, mode_option, top_k_option):
         command = option(command)
     return command
 
@@ -64,16 +69,22 @@ def cli() -> None:
 @click.option("--model", help="Embedding model: name or local folder [env NEWSQA_MODEL].")
 @click.option("--chunk-tokens", type=int, help="Passage size in cl100k tokens [env NEWSQA_CHUNK_TOKENS].")
 @click.option("--chunk-overlap", type=int, help="Overlap in cl100k tokens [env NEWSQA_CHUNK_OVERLAP].")
+@backend_option
 def index(
     paths: tuple[Path, ...],
     index_dir: Path | None,
     model: str | None,
     chunk_tokens: int | None,
     chunk_overlap: int | None,
+    backend: str | None,
 ) -> None:
     """Index articles (.txt, .md, .html, .jsonl files or folders; default: the bundled articles)."""
     settings = load_settings(
-        index_dir=index_dir, model=model, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap
+        index_dir=index_dir,
+        model=model,
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        backend=backend,
     )
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
@@ -85,15 +96,16 @@ def index(
 @index_dir_option
 @click.option("--host", help="Address to listen on [env NEWSQA_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, help="Port [env NEWSQA_PORT; default 8000].")
-def serve(index_dir: Path | None, host: str | None, port: int | None) -> None:
+@backend_option
+def serve(index_dir: Path | None, host: str | None, port: int | None, backend: str | None) -> None:
     """Serve the HTTP API, first indexing the bundled articles if there is no index yet."""
     import uvicorn
 
     from indexer.embed import Embedder
     from service.api import create_app
 
-    settings = load_settings(index_dir=index_dir, host=host, port=port)
-    embedder = Embedder(settings.model, settings.device)
+    settings = load_settings(index_dir=index_dir, host=host, port=port, backend=backend)
+    embedder = Embedder.from_settings(settings)
     try:
         resolve(settings.index_dir)
     except IndexNotFoundError:
@@ -105,18 +117,22 @@ def serve(index_dir: Path | None, host: str | None, port: int | None) -> None:
 @cli.command()
 @click.argument("query")
 @query_options
-def search(query: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None) -> None:
+def search(
+    query: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None, backend: str | None
+) -> None:
     """Print the passages that best match QUERY."""
-    response = _load(index_dir).search(query, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    response = _load(index_dir, backend).search(query, top_k=top_k, mode=mode)  # type: ignore[arg-type]
     click.echo(response.model_dump_json(indent=2) if as_json else _format_search(response))
 
 
 @cli.command()
 @click.argument("question")
 @query_options
-def ask(question: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None) -> None:
+def ask(
+    question: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None, backend: str | None
+) -> None:
     """Answer QUESTION from the archive, with the passages it came from."""
-    response = _load(index_dir).ask(question, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    response = _load(index_dir, backend).ask(question, top_k=top_k, mode=mode)  # type: ignore[arg-type]
     click.echo(response.model_dump_json(indent=2) if as_json else _format_ask(response))
 
 
@@ -172,6 +188,7 @@ def guard_options(command: Callable[..., None]) -> Callable[..., None]:
 )
 @json_option
 @index_dir_option
+@backend_option
 @guard_options
 def evaluate(
     question_set: Path | None,
@@ -183,6 +200,7 @@ def evaluate(
     run_out: Path | None,
     as_json: bool,
     index_dir: Path | None,
+    backend: str | None,
     **guards: float | None,
 ) -> None:
     """Score retrieval and answers against a question set (or a BEIR dataset with --beir)."""
@@ -201,7 +219,11 @@ def evaluate(
     if beir is not None:
         dataset = benchmark.load_dataset(beir, split)
         report = benchmark.evaluate_beir(
-            dataset, load_settings(index_dir=index_dir), chosen, run_out=run_out, progress=sys.stderr.isatty()
+            dataset,
+            load_settings(index_dir=index_dir, backend=backend),
+            chosen,
+            run_out=run_out,
+            progress=sys.stderr.isatty(),
         )
         click.echo(json.dumps(report, indent=2) if as_json else benchmark.markdown(report))
     else:
@@ -209,7 +231,7 @@ def evaluate(
         from eval.run import QUESTIONS, evaluate, load_questions, markdown
 
         questions = load_questions(question_set or QUESTIONS)  # a bad set fails before the model loads
-        report = evaluate(_load(index_dir), questions, chosen, top_k)
+        report = evaluate(_load(index_dir, backend), questions, chosen, top_k)
         click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else markdown(report))
         if out is not None:
             written = write_report(report, out)
@@ -239,10 +261,10 @@ def _build(settings: Settings, paths: list[Path], embedder: Any = None) -> Any:
     return report
 
 
-def _load(index_dir: Path | None) -> Any:
+def _load(index_dir: Path | None, backend: str | None = None) -> Any:
     from service.index import Index
 
-    return Index.load(load_settings(index_dir=index_dir))
+    return Index.load(load_settings(index_dir=index_dir, backend=backend))
 
 
 def _format_ask(response: AskResponse) -> str:
