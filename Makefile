@@ -15,7 +15,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: with it in place nothing pulls a CUDA build; torchvision stays out.
 	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	# openvino and onnx: the faster inference backends (pyproject extras), exported without optimum.
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,openvino,onnx]'
 	touch $@
 
 run: install
