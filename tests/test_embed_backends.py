@@ -1,0 +1,89 @@
+"""The exported backends (ONNX Runtime, OpenVINO) give torch's vectors on the bundled articles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexer import backends
+from indexer.build import chunk_documents, load_documents
+from indexer.embed import Embedder, passage_input
+from indexer.errors import ConfigError, ModelError
+from indexer.settings import load_settings
+from service.index import Index
+
+EXPORTED = [
+    pytest.param(
+        name,
+        marks=pytest.mark.skipif(
+            not backends.installed(name), reason=f"{name} backend not installed ({backends.INSTALL[name]})"
+        ),
+    )
+    for name in ("onnx", "openvino")
+]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(backend="torch")
+
+
+@pytest.fixture(scope="module")
+def passages(torch_embedder: Embedder) -> list[str]:
+    """The bundled articles' passages, as the index embeds them (title header included)."""
+    settings = load_settings()
+    documents, _ = load_documents([settings.articles_dir])
+    titles = {doc.doc_id: doc.title for doc in documents}
+    chunks = chunk_documents(documents, settings, torch_embedder)
+    return [passage_input(titles[chunk.doc_id], chunk.text) for chunk in chunks]
+
+
+@pytest.fixture(scope="module", params=EXPORTED)
+def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """An exported backend, traced into an empty cache so that the export itself is tested."""
+    return Embedder(backend=request.param, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def test_exported_backend_gives_torch_vectors(exported, torch_embedder, passages):
+    assert len(passages) >= 50
+    reference = torch_embedder.embed(passages)
+    vectors = exported.embed(passages, batch_size=16)
+    assert vectors.shape == reference.shape and vectors.dtype == np.float32
+    cosines = (vectors * reference).sum(axis=1)
+    assert cosines.min() >= 0.999, f"{exported.backend}: worst passage cosine {cosines.min():.5f}"
+    # A single query goes through without padding; it must match too.
+    query = "How many hectares of coffee does Pu Nhung maintain?"
+    assert float(exported.embed([query])[0] @ torch_embedder.embed([query])[0]) >= 0.999
+
+
+def test_index_built_with_torch_loads_with_an_exported_backend(exported, torch_embedder, tmp_path):
+    settings = load_settings(index_dir=tmp_path / "index", backend="torch")
+    built, _ = Index.build([settings.articles_dir], settings, torch_embedder)
+    assert built.manifest["model"]["backend"] == "torch"
+    loaded = Index.load(settings.model_copy(update={"backend": exported.backend}), exported)
+    question = "What was Van Son ward instructed to concentrate on?"
+    expected = built.search(question, top_k=3, mode="dense").results
+    found = loaded.search(question, top_k=3, mode="dense").results
+    assert [r.chunk_id for r in found] == [r.chunk_id for r in expected]
+    assert [r.score for r in found] == pytest.approx([r.score for r in expected], abs=1e-3)
+
+
+def test_auto_takes_the_fastest_installed(monkeypatch):
+    assert backends.choose_backend("auto") == next(b for b in backends.BACKENDS if backends.installed(b))
+    assert backends.choose_backend("auto", device="cuda") == "torch"
+    monkeypatch.setattr(backends, "installed", lambda backend: backend == "torch")
+    assert backends.choose_backend("auto") == "torch"
+
+
+def test_a_missing_backend_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(backends.REQUIRES, "openvino", ("newsqa_no_such_module",))
+    with pytest.raises(ModelError, match=r"^the openvino backend is not installed: pip install openvino"):
+        Embedder(backend="openvino")
+
+
+def test_a_bad_backend_setting_is_one_line(monkeypatch):
+    monkeypatch.setenv("NEWSQA_BACKEND", "tensorrt")
+    with pytest.raises(ConfigError, match="backend"):
+        load_settings()
+    with pytest.raises(ConfigError, match="unknown backend 'tensorrt'"):
+        backends.choose_backend("tensorrt")
