@@ -60,6 +60,9 @@ class Settings(BaseSettings):
 
     keep_versions: int = Field(default=3, ge=1)
 
+    # The request log (one JSON line per request) leaves questions and queries out unless this is on.
+    log_queries: bool = False
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -31,6 +31,7 @@ from service.models import (
     HealthResponse,
     SearchResponse,
 )
+from service.observability import annotate, instrument
 from service.page import router as page_router
 
 log = logging.getLogger(__name__)
@@ -52,19 +53,22 @@ router = APIRouter()
 
 
 @router.post("/ask", response_model=AskResponse)
-def ask(body: AskRequest, index: IndexDep) -> AskResponse:
+def ask(body: AskRequest, index: IndexDep, request: Request) -> AskResponse:
     """Answer a question: the best sentence from the archive, and the passages it came from."""
+    annotate(request, mode=body.mode, top_k=body.top_k, query=body.question)
     return index.ask(body.question, top_k=body.top_k, mode=body.mode)
 
 
 @router.get("/search", response_model=SearchResponse)
 def search(
     index: IndexDep,
+    request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the query")],
     top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 5,
     mode: Mode = "hybrid",
 ) -> SearchResponse:
     """The passages that best match a query, best first."""
+    annotate(request, mode=mode, top_k=top_k, query=q)
     return index.search(q, top_k=top_k, mode=mode)
 
 
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     )
     app.include_router(router)
     app.include_router(page_router)
+    instrument(app, log_queries=settings.log_queries)
     _add_error_handlers(app)
     return app
 

@@ -103,6 +103,7 @@ def serve(index_dir: Path | None, host: str | None, port: int | None, backend: s
 
     from indexer.embed import Embedder
     from service.api import create_app
+    from service.observability import configure_access_log
 
     settings = load_settings(index_dir=index_dir, host=host, port=port, backend=backend)
     embedder = Embedder.from_settings(settings)
@@ -111,7 +112,10 @@ def serve(index_dir: Path | None, host: str | None, port: int | None, backend: s
     except IndexNotFoundError:
         click.echo(f"no index in {settings.index_dir}: indexing {settings.articles_dir} first", err=True)
         click.echo(_build(settings, [settings.articles_dir], embedder).summary(), err=True)
-    uvicorn.run(create_app(settings, embedder), host=settings.host, port=settings.port)
+    configure_access_log()
+    # The app logs each request as a JSON line (service/observability.py); uvicorn's own
+    # access log would repeat it, with the raw path and query string.
+    uvicorn.run(create_app(settings, embedder), host=settings.host, port=settings.port, access_log=False)
 
 
 @cli.command()
