@@ -59,13 +59,18 @@ def choose_backend(requested: str, device: str = "cpu") -> str:
 
 
 def load_encoder(
-    transformer: Any, location: str, example: dict[str, Any], backend: str, cache_dir: Path
+    transformer: Any,
+    location: str,
+    example: dict[str, Any],
+    backend: str,
+    cache_dir: Path,
+    threads: int | None = None,
 ) -> Encoder:
     """The transformer (a Hugging Face model returning `last_hidden_state`) run by `backend`.
 
     It is exported into `cache_dir` the first time, traced on `example` (tokenizer output as
     torch tensors, for texts of different lengths so that padding is part of the trace), and
-    loaded from there afterwards.
+    loaded from there afterwards. `threads` caps the runtime's threads (default: its own choice).
     """
     input_names = list(example)
     folder = cache_dir / "exports" / _export_key(location, input_names, backend)
@@ -79,13 +84,19 @@ def load_encoder(
     if backend == "onnx":
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         accepted = [node.name for node in session.get_inputs()]  # the export may drop an unused one
         return lambda inputs: session.run(None, {name: inputs[name] for name in accepted})[0]
     import openvino
 
     # f32: on CPUs with bf16 units OpenVINO may otherwise compute in bf16, which moves the vectors.
-    compiled = openvino.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"}
+    if threads is not None:
+        config["INFERENCE_NUM_THREADS"] = threads
+    compiled = openvino.Core().compile_model(str(path), "CPU", config)
     return lambda inputs: compiled([inputs[name] for name in input_names])[0]
 
 

@@ -13,6 +13,7 @@ import bm25s
 
 from indexer.chunk import Passage, chunk
 from indexer.clean import Document, clean
+from indexer.dense import dense_spec
 from indexer.embed import Embedder, passage_input
 from indexer.errors import NoDocumentsError, SourceError
 from indexer.settings import Settings
@@ -123,7 +124,7 @@ def build_index(
             "boundaries": "sentence",
             "header": "document title",
         },
-        "dense": {"faiss": "IndexFlatIP", "metric": "cosine"},
+        "dense": dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),
         "lexical": {"method": "bm25 (bm25s lucene)", "terms": "folded, english stemmer, en+no stopwords"},
         "libraries": {name: version(name) for name in LIBRARIES},
     }

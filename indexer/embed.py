@@ -30,6 +30,17 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def set_threads(count: int) -> None:
+    """Run torch and FAISS on `count` threads (ONNX Runtime and OpenVINO get it at load), so
+    that concurrent requests share the CPUs instead of each using a thread per core."""
+    import faiss
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = str(count)  # for OpenMP runtimes that have not started yet
+    torch.set_num_threads(count)
+    faiss.omp_set_num_threads(count)
+
+
 def passage_input(title: str, passage: str) -> str:
     """What is embedded for a passage: the document title as a short header, then the passage."""
     return f"{title}\n{passage}"
@@ -48,9 +59,12 @@ class Embedder:
         device: str = "cpu",
         backend: str = "auto",
         cache_dir: Path | None = None,
+        threads: int | None = None,
     ) -> None:
         # Never reach for the network: the model must already be on disk.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        if threads is not None:
+            set_threads(threads)
         self.backend = choose_backend(backend, device)
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
@@ -77,12 +91,13 @@ class Embedder:
                 self._features(["a short text", "a somewhat longer text, so that the batch is padded"]),
                 self.backend,
                 cache_dir or default_cache_dir(),
+                threads,
             )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
-        """The embedder `settings` ask for (model, device, backend, export cache)."""
-        return cls(settings.model, settings.device, settings.backend, settings.cache_dir)
+        """The embedder `settings` ask for (model, device, backend, export cache, threads)."""
+        return cls(settings.model, settings.device, settings.backend, settings.cache_dir, settings.threads)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included, before truncation."""

@@ -16,11 +16,17 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 Mode = Literal["hybrid", "dense", "lexical"]
 Backend = Literal["auto", "openvino", "onnx", "torch"]
+DenseType = Literal["auto", "flat", "ivf-sq8"]
 
 
 def default_cache_dir() -> Path:
     """Where exported models are kept: $XDG_CACHE_HOME/newsqa, or ~/.cache/newsqa."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa"
+
+
+def default_threads() -> int:
+    """The CPUs this process may run on (its affinity mask, which containers narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -52,6 +58,17 @@ class Settings(BaseSettings):
     # (hit@1 0.755 against 0.673 with k=60); 0.1 and 0.5 are worse.
     lexical_weight: float = Field(default=0.25, ge=0.0)
     candidates: int = Field(default=50, ge=1)
+
+    # The dense index is exact (flat) up to `ann_threshold` passages and approximate above it:
+    # IVF over 8-bit vectors scanning `ivf_nprobe` cells, re-scored exactly (indexer/dense.py).
+    # `index_type` forces one kind; the manifest records what a build chose.
+    index_type: DenseType = "auto"
+    ann_threshold: int = Field(default=50_000, ge=0)
+    ivf_nprobe: int = Field(default=64, ge=1)
+
+    # Threads for the model (torch, ONNX Runtime, OpenVINO) and FAISS, set once when the model
+    # loads. Concurrent requests share them; 1 gives the most requests per second under load.
+    threads: int = Field(default_factory=default_threads, ge=1)
 
     # Extractive answers: sentences of the top passages are ranked; the service
     # abstains when the best passage's cosine to the question is below the threshold.

@@ -6,7 +6,7 @@ Layout of an index directory `ROOT`:
     ROOT/versions/<version>/manifest.json   format, model, chunking, counts, fingerprint
     ROOT/versions/<version>/documents.jsonl the cleaned articles (citations index into `text`)
     ROOT/versions/<version>/passages.jsonl  passages with offsets, row i = vector i
-    ROOT/versions/<version>/dense.faiss     FAISS inner-product index of unit vectors
+    ROOT/versions/<version>/dense.faiss     FAISS inner-product index of unit vectors (indexer/dense.py)
     ROOT/versions/<version>/lexical/        BM25 index (bm25s: JSON + .npy, no pickle)
 
 A build writes into `versions/.tmp-*` and only then renames and re-points `current`, so a
@@ -33,6 +33,7 @@ import numpy as np
 
 from indexer.chunk import Passage
 from indexer.clean import Document
+from indexer.dense import build_dense, read_dense
 from indexer.errors import IndexFormatError, IndexNotFoundError
 
 FORMAT = "newsqa-index"
@@ -76,8 +77,9 @@ def write_index(
 ) -> Path:
     """Write a new version under `root` and make it current; return the version's folder.
 
-    `manifest` holds the build's own fields (model, chunking...); this adds the format,
-    version id, counts, fingerprint and file list.
+    `manifest` holds the build's own fields (model, chunking...); its `dense` section says
+    which FAISS index to build (flat when absent). This adds the format, version id, counts,
+    fingerprint and file list.
     """
     if len(passages) != len(vectors):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
@@ -91,9 +93,7 @@ def write_index(
         tmp.mkdir()
         _write_jsonl(tmp / DOCUMENTS, (doc.to_dict() for doc in documents))
         _write_jsonl(tmp / PASSAGES, (passage.to_dict() for passage in passages))
-        dense = faiss.IndexFlatIP(vectors.shape[1])
-        dense.add(vectors)
-        faiss.write_index(dense, str(tmp / DENSE))
+        faiss.write_index(build_dense(vectors, manifest.get("dense", {})), str(tmp / DENSE))
         lexical.save(str(tmp / LEXICAL), show_progress=False)
         full_manifest = {
             "format": FORMAT,
@@ -165,7 +165,7 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
     try:
         documents = [Document(**record) for record in _read_jsonl(folder / DOCUMENTS)]
         passages = [Passage(**record) for record in _read_jsonl(folder / PASSAGES)]
-        dense = faiss.read_index(str(folder / DENSE))
+        dense = read_dense(folder / DENSE, manifest.get("dense", {}))
         lexical = bm25s.BM25.load(str(folder / LEXICAL), show_progress=False)
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise IndexFormatError(f"index {folder} is damaged ({exc}); {_rebuild(folder)}") from None
