@@ -70,6 +70,14 @@ def cli() -> None:
 @click.option("--chunk-tokens", type=int, help="Passage size in cl100k tokens [env NEWSQA_CHUNK_TOKENS].")
 @click.option("--chunk-overlap", type=int, help="Overlap in cl100k tokens [env NEWSQA_CHUNK_OVERLAP].")
 @backend_option
+@click.option(
+    "--check",
+    "check_dir",
+    is_flag=False,
+    flag_value="",  # --check alone: the --index-dir index
+    metavar="[DIR]",
+    help="Build nothing: verify the index in DIR (default: --index-dir) and exit 1 on any problem.",
+)
 def index(
     paths: tuple[Path, ...],
     index_dir: Path | None,
@@ -77,8 +85,17 @@ def index(
     chunk_tokens: int | None,
     chunk_overlap: int | None,
     backend: str | None,
+    check_dir: str | None,
 ) -> None:
-    """Index articles (.txt, .md, .html, .jsonl files or folders; default: the bundled articles)."""
+    """Index articles (.txt, .md, .html, .jsonl files or folders; default: the bundled articles).
+
+    With --check, verify an existing index instead: manifest, files, counts, offsets, vectors.
+    """
+    if check_dir is not None:
+        if paths:
+            raise click.UsageError("--check takes the index directory, not articles to index")
+        _check(Path(check_dir) if check_dir else None, index_dir, backend)
+        return
     settings = load_settings(
         index_dir=index_dir,
         model=model,
@@ -256,6 +273,32 @@ def _check_guards(metrics: dict[str, float | None], mode: str, guards: dict[str,
     if missed:
         click.echo(f"newsqa: quality guard missed: {'; '.join(missed)}", err=True)
         sys.exit(3)
+
+
+def _check(check_dir: Path | None, index_dir: Path | None, backend: str | None) -> None:
+    """Print "ok: N documents, M passages", or one line per problem and exit 1."""
+    from indexer.check import check_index
+    from indexer.embed import Embedder
+    from indexer.store import read_manifest
+
+    settings = load_settings(index_dir=check_dir or index_dir, backend=backend)
+    embedder = None
+    try:  # the model the index was built with, to re-embed a sample of passages
+        built_with = read_manifest(resolve(settings.index_dir)).get("model", {}).get("name")
+    except NewsqaError:
+        built_with = None  # check_index says what is wrong with the index
+    if built_with:
+        try:
+            embedder = Embedder.from_settings(settings.model_copy(update={"model": built_with}))
+        except NewsqaError as exc:
+            click.echo(f"newsqa: warning: vectors not checked against passages: {exc}", err=True)
+    report = check_index(settings.index_dir, embedder)
+    if report.ok:
+        click.echo(report.summary())
+        return
+    for problem in report.problems:
+        click.echo(problem)
+    sys.exit(1)
 
 
 def _build(settings: Settings, paths: list[Path], embedder: Any = None) -> Any:

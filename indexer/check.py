@@ -1,0 +1,186 @@
+"""`newsqa index --check`: verify an index directory file by file, naming each problem's file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import bm25s
+import faiss
+import numpy as np
+
+from indexer.chunk import Passage
+from indexer.clean import Document
+from indexer.embed import Embedder, passage_input
+from indexer.errors import IndexFormatError, IndexNotFoundError
+from indexer.store import (
+    DENSE,
+    DOCUMENTS,
+    LEXICAL,
+    PASSAGES,
+    _read_jsonl,
+    corpus_fingerprint,
+    read_manifest,
+    resolve,
+)
+
+# Passages re-embedded to check that vector row i is passage i: evenly spread over the index.
+ALIGNMENT_SAMPLE = 16
+# A re-embedded passage must find its own row among this many nearest stored vectors
+# (not necessarily first: a passage may be repeated word for word).
+_ALIGNMENT_DEPTH = 10
+
+T = TypeVar("T")
+
+
+@dataclass
+class CheckReport:
+    """What `check_index` found: the version folder, its counts, and one line per problem."""
+
+    folder: Path | None = None
+    documents: int = 0
+    passages: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        return f"ok: {self.documents} documents, {self.passages} passages"
+
+
+def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
+    """Check the index version `root` points to (or `root` itself, if it is one).
+
+    Checks that the manifest is readable and of a format this newsqa reads; that every file
+    it lists is there at the recorded size; that each part loads; that the manifest's counts,
+    the documents, passages, FAISS vectors and BM25 rows agree; that every passage's offsets
+    give its text back from its document; and, with `embedder`, that re-embedding a sample of
+    passages finds each one's own vector, i.e. that row i of the FAISS index is passage i.
+    """
+    report = CheckReport()
+    try:
+        folder = resolve(root)
+        manifest = read_manifest(folder)  # nothing else can be trusted without it
+    except (IndexNotFoundError, IndexFormatError) as exc:
+        report.problems.append(str(exc))
+        return report
+    report.folder = folder
+    problems = report.problems
+
+    for name, size in manifest.get("files", {}).items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{path}: missing (listed in the manifest)")
+        elif path.stat().st_size != size:
+            problems.append(
+                f"{path}: {path.stat().st_size} bytes, the manifest recorded {size} (changed or truncated)"
+            )
+
+    def load(path: Path, read: Callable[[], T]) -> T | None:
+        try:
+            return read()
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            problems.append(f"{path}: cannot be read ({_first_line(exc)})")
+            return None
+
+    documents = load(
+        folder / DOCUMENTS, lambda: [Document(**record) for record in _read_jsonl(folder / DOCUMENTS)]
+    )
+    passages = load(
+        folder / PASSAGES, lambda: [Passage(**record) for record in _read_jsonl(folder / PASSAGES)]
+    )
+    dense = load(folder / DENSE, lambda: faiss.read_index(str(folder / DENSE)))
+    lexical = load(folder / LEXICAL, lambda: bm25s.BM25.load(str(folder / LEXICAL), show_progress=False))
+
+    counts = manifest.get("counts", {})
+    by_id: dict[str, Document] = {}
+    if documents is not None:
+        by_id = {doc.doc_id: doc for doc in documents}
+        if len(by_id) != len(documents):
+            problems.append(f"{folder / DOCUMENTS}: {len(documents) - len(by_id)} repeated doc_id(s)")
+        if (expected := counts.get("documents")) != len(documents):
+            problems.append(
+                f"{folder / DOCUMENTS}: {len(documents)} documents, the manifest counts {expected}"
+            )
+        if manifest.get("corpus_sha256") != corpus_fingerprint(documents):
+            problems.append(f"{folder / DOCUMENTS}: corpus fingerprint differs from the manifest's")
+        report.documents = len(documents)
+    if passages is not None:
+        report.passages = len(passages)
+        if (expected := counts.get("passages")) != len(passages):
+            problems.append(f"{folder / PASSAGES}: {len(passages)} passages, the manifest counts {expected}")
+        if documents is not None:
+            problems.extend(_passage_problems(folder / PASSAGES, passages, by_id))
+        if dense is not None and dense.ntotal != len(passages):
+            problems.append(f"{folder / DENSE}: {dense.ntotal} vectors for {len(passages)} passages")
+        if lexical is not None:
+            problems.extend(_lexical_problems(folder / LEXICAL, lexical, len(passages)))
+    aligned = passages is not None and dense is not None and dense.ntotal == len(passages) > 0
+    if embedder is not None and aligned and by_id and not problems:
+        assert passages is not None and dense is not None
+        problems.extend(_alignment_problems(folder / DENSE, passages, by_id, dense, embedder))
+    return report
+
+
+def _passage_problems(path: Path, passages: list[Passage], documents: dict[str, Document]) -> list[str]:
+    problems = []
+    seen: set[str] = set()
+    for line, passage in enumerate(passages, start=1):
+        where = f"{path}: line {line} ({passage.chunk_id})"
+        if passage.chunk_id in seen:
+            problems.append(f"{where}: repeated chunk_id")
+        seen.add(passage.chunk_id)
+        document = documents.get(passage.doc_id)
+        if document is None:
+            problems.append(f"{where}: unknown doc_id {passage.doc_id!r}")
+        elif not 0 <= passage.start < passage.end <= len(document.text):
+            problems.append(f"{where}: offsets {passage.start}:{passage.end} outside its document")
+        elif document.text[passage.start : passage.end] != passage.text:
+            problems.append(
+                f"{where}: documents[{passage.doc_id!r}].text[{passage.start}:{passage.end}] "
+                "is not the passage text"
+            )
+    return problems
+
+
+def _lexical_problems(path: Path, lexical: bm25s.BM25, passages: int) -> list[str]:
+    rows = int(lexical.scores.get("num_docs", -1))
+    if rows != passages:
+        return [f"{path}: BM25 index of {rows} rows for {passages} passages"]
+    indices = np.asarray(lexical.scores.get("indices", []))
+    if indices.size and (indices.min() < 0 or indices.max() >= passages):
+        return [f"{path}: BM25 postings point outside the {passages} passages"]
+    return []
+
+
+def _alignment_problems(
+    path: Path,
+    passages: list[Passage],
+    documents: dict[str, Document],
+    dense: faiss.Index,
+    embedder: Embedder,
+) -> list[str]:
+    rows = sorted({round(i) for i in np.linspace(0, len(passages) - 1, min(ALIGNMENT_SAMPLE, len(passages)))})
+    vectors = embedder.embed(
+        [passage_input(documents[passages[row].doc_id].title, passages[row].text) for row in rows]
+    )
+    ivf = faiss.try_extract_index_ivf(dense)
+    if ivf is not None:  # an approximate index: scan every cell, so a miss means misplaced rows
+        ivf.nprobe = ivf.nlist
+    _, found = dense.search(vectors, min(_ALIGNMENT_DEPTH, dense.ntotal))
+    misplaced = [row for row, neighbours in zip(rows, found, strict=True) if row not in neighbours]
+    if not misplaced:
+        return []
+    shown = ", ".join(str(row) for row in misplaced[:5])
+    return [
+        f"{path}: vectors do not line up with passages.jsonl: {len(misplaced)} of {len(rows)} "
+        f"sampled passages (rows {shown}) do not find their own vector"
+    ]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

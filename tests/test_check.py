@@ -1,0 +1,112 @@
+"""`newsqa index --check`: a good index passes; each kind of damage is named with its file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from indexer.check import check_index
+from indexer.embed import Embedder
+from indexer.settings import Settings
+from indexer.store import DENSE, PASSAGES
+from service.index import Index
+
+
+def newsqa(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "from service.cli import main; main()", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ})
+
+
+@pytest.fixture
+def index_copy(bundled: Index, bundled_settings: Settings, tmp_path: Path) -> Path:
+    """A copy of the bundled index (its `current` link is relative, so it follows)."""
+    root = tmp_path / "index"
+    shutil.copytree(bundled_settings.index_dir, root, symlinks=True)
+    return root
+
+
+def version(root: Path) -> Path:
+    return (root / "current").resolve()
+
+
+def test_a_good_index_passes(index_copy, embedder):
+    report = check_index(index_copy, embedder)
+    assert report.problems == []
+    assert report.summary() == "ok: 5 documents, 60 passages"
+    assert report.folder == version(index_copy)
+
+
+def test_a_changed_passage_offset_is_named(index_copy, embedder):
+    path = version(index_copy) / PASSAGES
+    lines = path.read_text().splitlines()
+    passage = json.loads(lines[3])
+    passage["start"] += 1
+    lines[3] = json.dumps(passage, ensure_ascii=False)
+    path.write_text("\n".join(lines) + "\n")
+
+    problems = check_index(index_copy, embedder).problems
+    assert problems == [
+        f"{path}: line 4 ({passage['chunk_id']}): documents[{passage['doc_id']!r}]"
+        f".text[{passage['start']}:{passage['end']}] is not the passage text"
+    ]
+
+
+def test_a_truncated_faiss_file_is_named(index_copy, embedder):
+    path = version(index_copy) / DENSE
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[: size // 2])
+
+    problems = check_index(index_copy, embedder).problems
+    assert problems[0] == f"{path}: {size // 2} bytes, the manifest recorded {size} (changed or truncated)"
+    assert problems[1].startswith(f"{path}: cannot be read (")
+    assert len(problems) == 2
+
+
+def test_vectors_out_of_line_with_passages_are_found(index_copy, embedder: Embedder):
+    # Swapping two passages keeps every offset valid and every size: only re-embedding notices.
+    path = version(index_copy) / PASSAGES
+    lines = path.read_text().splitlines()
+    lines[0], lines[-1] = lines[-1], lines[0]
+    path.write_text("\n".join(lines) + "\n")
+
+    assert check_index(index_copy).problems == []  # without the model nothing else can tell
+    (problem,) = check_index(index_copy, embedder).problems
+    assert problem.startswith(f"{version(index_copy) / DENSE}: vectors do not line up with passages.jsonl: ")
+    assert "(rows 0, 59)" in problem
+
+
+def test_a_count_that_disagrees_with_the_manifest_is_named(index_copy):
+    manifest_path = version(index_copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["counts"]["passages"] = 61
+    manifest_path.write_text(json.dumps(manifest))
+    assert check_index(index_copy).problems == [
+        f"{version(index_copy) / PASSAGES}: 60 passages, the manifest counts 61"
+    ]
+
+
+def test_an_unknown_format_stops_the_check(index_copy):
+    manifest_path = version(index_copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 99
+    manifest_path.write_text(json.dumps(manifest))
+    (problem,) = check_index(index_copy).problems
+    assert problem.startswith(f"{manifest_path}: index format version 99, this newsqa reads version 1")
+
+
+def test_the_command_prints_ok_or_one_line_per_problem(index_copy):
+    result = newsqa("index", "--check", str(index_copy))
+    assert (result.returncode, result.stdout) == (0, "ok: 5 documents, 60 passages\n"), result.stderr
+
+    path = version(index_copy) / DENSE
+    path.write_bytes(path.read_bytes()[:100])
+    result = newsqa("index", "--index-dir", str(index_copy), "--check")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"{path}: ") for line in lines)
