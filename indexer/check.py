@@ -13,6 +13,7 @@ import numpy as np
 
 from indexer.chunk import Passage
 from indexer.clean import Document
+from indexer.dense import read_dense
 from indexer.embed import Embedder, passage_input
 from indexer.errors import IndexFormatError, IndexNotFoundError
 from indexer.store import (
@@ -93,7 +94,7 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
     passages = load(
         folder / PASSAGES, lambda: [Passage(**record) for record in _read_jsonl(folder / PASSAGES)]
     )
-    dense = load(folder / DENSE, lambda: faiss.read_index(str(folder / DENSE)))
+    dense = load(folder / DENSE, lambda: read_dense(folder / DENSE, manifest.get("dense", {})))
     lexical = load(folder / LEXICAL, lambda: bm25s.BM25.load(str(folder / LEXICAL), show_progress=False))
 
     counts = manifest.get("counts", {})
