@@ -28,8 +28,10 @@ from service.models import (
     AskRequest,
     AskResponse,
     DocumentResponse,
+    ErrorResponse,
     HealthResponse,
     SearchResponse,
+    ValidationErrorResponse,
 )
 from service.observability import annotate, instrument
 from service.page import router as page_router
@@ -51,15 +53,29 @@ def get_index(request: Request) -> Index:
 IndexDep = Annotated[Index, Depends(get_index)]
 router = APIRouter()
 
+# The error bodies the handlers below really send (FastAPI would otherwise document its own 422).
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "No index is loaded; `detail` says how to build one."}
+}
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationErrorResponse, "description": "The request is invalid; `detail` says why."}
+}
+UNREADABLE: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body cannot be parsed (not UTF-8, say)."}
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such document."}
+}
 
-@router.post("/ask", response_model=AskResponse)
+
+@router.post("/ask", response_model=AskResponse, responses={**UNREADABLE, **INVALID, **UNAVAILABLE})
 def ask(body: AskRequest, index: IndexDep, request: Request) -> AskResponse:
     """Answer a question: the best sentence from the archive, and the passages it came from."""
     annotate(request, mode=body.mode, top_k=body.top_k, query=body.question)
     return index.ask(body.question, top_k=body.top_k, mode=body.mode)
 
 
-@router.get("/search", response_model=SearchResponse)
+@router.get("/search", response_model=SearchResponse, responses={**INVALID, **UNAVAILABLE})
 def search(
     index: IndexDep,
     request: Request,
@@ -72,14 +88,18 @@ def search(
     return index.search(q, top_k=top_k, mode=mode)
 
 
-@router.get("/documents/{doc_id:path}", response_model=DocumentResponse)
+@router.get(
+    "/documents/{doc_id:path}",
+    response_model=DocumentResponse,
+    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE},
+)
 def document(doc_id: str, index: IndexDep) -> DocumentResponse:
     """A stored article; citations' `start`/`end` are offsets into its `text`."""
     found = index.document(doc_id)
     return DocumentResponse(**found.to_dict())  # type: ignore[arg-type]
 
 
-@router.get("/health", response_model=HealthResponse)
+@router.get("/health", response_model=HealthResponse, responses=UNAVAILABLE)
 def health(index: IndexDep) -> HealthResponse:
     """Liveness and what is loaded: counts, model and the index manifest."""
     return HealthResponse(

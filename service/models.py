@@ -82,3 +82,21 @@ class HealthResponse(BaseModel):
     passages: int
     model: str
     index: dict[str, Any]
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns: a one-line human `detail`."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(ErrorResponse):
+    """A 422: `detail` reads as one line per problem; `errors` lists them for programs."""
+
+    errors: list[FieldError] = []
