@@ -105,7 +105,7 @@ def health(index: IndexDep) -> HealthResponse:
     return HealthResponse(
         status="ok",
         documents=len(index.documents),
-        passages=len(index.stored.passages),
+        passages=len(index.passages),
         model=index.embedder.name,
         index=index.manifest,
     )

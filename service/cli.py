@@ -264,11 +264,11 @@ def _check_guards(metrics: dict[str, float | None], mode: str, guards: dict[str,
     """Exit 3, naming each miss, when `metrics` (of the first mode) miss a guard."""
     missed = []
     for name, limit in guards.items():
-        metric, kind = GUARDS[name]
-        value = metrics[metric] if limit is not None else None  # guards were checked to apply
-        if limit is None or value is None:
+        if limit is None:
             continue
-        if value < limit if kind == "min" else value > limit:
+        metric, kind = GUARDS[name]
+        value = metrics[metric]  # `evaluate` checked that every guard given applies
+        if value is not None and (value < limit if kind == "min" else value > limit):
             missed.append(f"{mode} {metric} {value} {'<' if kind == 'min' else '>'} {limit}")
     if missed:
         click.echo(f"newsqa: quality guard missed: {'; '.join(missed)}", err=True)

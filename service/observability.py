@@ -61,7 +61,7 @@ def _count(app: FastAPI, what: str) -> float:
     index = getattr(app.state, "index", None)
     if index is None:
         return 0
-    return len(index.documents) if what == "documents" else len(index.stored.passages)
+    return len(index.documents) if what == "documents" else len(index.passages)
 
 
 def annotate(request: Request, **fields: Any) -> None:
