@@ -103,6 +103,23 @@ def build_index(
     documents, skipped = load_documents(paths)
     if not documents:
         raise NoDocumentsError("no readable articles found: nothing to index")
+    return build_documents(documents, settings, embedder, progress=progress, skipped=skipped, started=started)
+
+
+def build_documents(
+    documents: list[Document],
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool = False,
+    skipped: int = 0,
+    started: float | None = None,
+) -> BuildReport:
+    """Write cleaned `documents` as a new version of `settings.index_dir` and make it current.
+
+    The one way an index version is written: the indexer and the live-archive endpoints
+    both go through here.
+    """
+    started = time.perf_counter() if started is None else started
     passages = chunk_documents(documents, settings, embedder)
     by_id = {doc.doc_id: doc for doc in documents}
     vectors = embedder.embed(

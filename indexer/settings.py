@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.errors import ConfigError
@@ -79,6 +79,11 @@ class Settings(BaseSettings):
 
     # The request log (one JSON line per request) leaves questions and queries out unless this is on.
     log_queries: bool = False
+
+    # Access control (service/security.py). Write endpoints need `Authorization: Bearer
+    # <admin_token>` and are disabled while it is unset; read endpoints need `api_token` when set.
+    admin_token: SecretStr | None = None
+    api_token: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         "with every answer cited by document id and exact character offsets.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     app.include_router(router)
     app.include_router(page_router)
     instrument(app, log_queries=settings.log_queries)
