@@ -10,6 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import bm25s
+import numpy as np
 
 from indexer.chunk import Passage, chunk
 from indexer.clean import Document, clean
@@ -19,7 +20,7 @@ from indexer.errors import NoDocumentsError, SourceError
 from indexer.settings import Settings
 from indexer.sources import find_files, read_file
 from indexer.store import write_index
-from indexer.text import terms
+from indexer.text import sentence_spans, terms
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,29 @@ def chunk_documents(documents: list[Document], settings: Settings, embedder: Emb
     return passages
 
 
+def sentence_table(passages: list[Passage], documents: dict[str, Document]) -> np.ndarray:
+    """(passage row, start, end) of every sentence of every passage, in passage order; offsets
+    are into the document's text, and a sentence cut by a passage boundary is cut there too."""
+    rows = [
+        (row, start, end)
+        for row, passage in enumerate(passages)
+        for start, end in sentence_spans(documents[passage.doc_id].text, passage.start, passage.end)
+    ]
+    return np.array(rows, dtype=np.int64).reshape(len(rows), 3)
+
+
+def _input_spans(
+    passages: list[Passage], documents: dict[str, Document], sentences: np.ndarray
+) -> list[list[tuple[int, int]]]:
+    """The sentences' offsets within each passage's embedded input (the header comes first)."""
+    spans: list[list[tuple[int, int]]] = [[] for _ in passages]
+    for row, start, end in sentences.tolist():
+        passage = passages[row]
+        shift = len(passage_input(documents[passage.doc_id].title, "")) - passage.start
+        spans[row].append((start + shift, end + shift))
+    return spans
+
+
 def lexical_index(passages: list[Passage], documents: dict[str, Document]) -> bm25s.BM25:
     """BM25 over folded, stemmed terms of each passage with its document title."""
     retriever = bm25s.BM25()
@@ -122,8 +146,10 @@ def build_documents(
     started = time.perf_counter() if started is None else started
     passages = chunk_documents(documents, settings, embedder)
     by_id = {doc.doc_id: doc for doc in documents}
-    vectors = embedder.embed(
+    sentences = sentence_table(passages, by_id)
+    vectors, sentence_vectors = embedder.embed_spans(
         [passage_input(by_id[p.doc_id].title, p.text) for p in passages],
+        _input_spans(passages, by_id, sentences),
         batch_size=settings.embed_batch_size,
         progress=progress,
     )
@@ -140,6 +166,7 @@ def build_documents(
             "chunk_overlap": settings.chunk_overlap,
             "boundaries": "sentence",
             "header": "document title",
+            "sentences": "pooled from the passage's own token embeddings",
         },
         "dense": dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),
         "lexical": {"method": "bm25 (bm25s lucene)", "terms": "folded, english stemmer, en+no stopwords"},
@@ -153,5 +180,7 @@ def build_documents(
         lexical_index(passages, by_id),
         manifest,
         keep_versions=settings.keep_versions,
+        sentences=sentences,
+        sentence_vectors=sentence_vectors,
     )
     return BuildReport(path, len(documents), len(passages), skipped, time.perf_counter() - started)

@@ -122,6 +122,64 @@ class Embedder:
             vectors = self._embed_exported(self.encoder, inputs, batch_size, progress)
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
+    def embed_spans(
+        self,
+        texts: list[str],
+        spans: list[list[tuple[int, int]]],
+        batch_size: int = 32,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Unit vectors for `texts`, and for each character span `spans[i]` of `texts[i]` a unit
+        vector pooled from that text's own token embeddings (late chunking).
+
+        One forward pass gives both: a span's vector is the mean of the contextual embeddings
+        of the tokens inside it, so a sentence is embedded as read within its passage and
+        header, at no extra cost. A span holding no token gets its text's vector.
+        """
+        inputs = [for_model(text) for text in texts]  # same length: offsets still hold
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        span_vectors = np.zeros((sum(len(each) for each in spans), self.dimension), dtype=np.float32)
+        firsts = np.cumsum([0, *(len(each) for each in spans)])
+        order = np.argsort([-len(text) for text in inputs], kind="stable")  # less padding per batch
+        for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not progress):
+            rows = order[start : start + batch_size]
+            batch = [inputs[row] for row in rows]
+            features = self._features(batch)
+            offsets = self.model.tokenizer(
+                batch,
+                padding=True,
+                truncation="longest_first",
+                max_length=self.max_tokens,
+                return_offsets_mapping=True,
+                return_tensors="np",
+            )
+            if not np.array_equal(offsets["input_ids"], features["input_ids"].numpy()):
+                raise ModelError(f"model {self.name!r}: tokenizer offsets do not match its inputs")
+            tokens, pooled = self._token_embeddings(features)
+            vectors[rows] = pooled
+            mask = features["attention_mask"].numpy().astype(bool)
+            for i, row in enumerate(rows):
+                lo, hi = offsets["offset_mapping"][i].T
+                real = mask[i] & (hi > lo)  # no padding, no special tokens
+                for j, (a, b) in enumerate(spans[row]):
+                    inside = real & (lo >= a) & (hi <= b)
+                    span_vectors[firsts[row] + j] = tokens[i][inside].mean(0) if inside.any() else pooled[i]
+        return _unit(vectors), _unit(span_vectors)
+
+    def _token_embeddings(self, features: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Token embeddings (batch, tokens, dimension) and the model's own pooled vectors."""
+        import torch
+
+        if self.encoder is None:
+            with torch.inference_mode():
+                output = self.model.forward(dict(features))
+            return output["token_embeddings"].numpy(), output["sentence_embedding"].numpy()
+        tokens = self.encoder({key: value.numpy() for key, value in features.items()})
+        pooled = {**features, "token_embeddings": torch.from_numpy(tokens)}
+        for module in list(self.model)[1:]:  # pooling, normalisation...
+            pooled = module(pooled)
+        return tokens, pooled["sentence_embedding"].numpy()
+
     def _features(self, texts: list[str]) -> dict[str, Any]:
         """The transformer's inputs for `texts` (torch tensors), tokenized as sentence-transformers does."""
         import torch
@@ -148,3 +206,8 @@ class Embedder:
             vectors[rows] = pooled["sentence_embedding"].numpy()
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)

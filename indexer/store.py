@@ -7,6 +7,8 @@ Layout of an index directory `ROOT`:
     ROOT/versions/<version>/documents.jsonl the cleaned articles (citations index into `text`)
     ROOT/versions/<version>/passages.jsonl  passages with offsets, row i = vector i
     ROOT/versions/<version>/dense.faiss     FAISS inner-product index of unit vectors (indexer/dense.py)
+    ROOT/versions/<version>/sentences.npy   (passage row, start, end) of each passage's sentences
+    ROOT/versions/<version>/sentence_vectors.npy  their unit vectors (float16), row for row
     ROOT/versions/<version>/lexical/        BM25 index (bm25s: JSON + .npy, no pickle)
 
 A build writes into `versions/.tmp-*` and only then renames and re-points `current`, so a
@@ -37,11 +39,13 @@ from indexer.dense import build_dense, read_dense
 from indexer.errors import IndexFormatError, IndexNotFoundError
 
 FORMAT = "newsqa-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence vectors
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"
 DENSE = "dense.faiss"
+SENTENCES = "sentences.npy"
+SENTENCE_VECTORS = "sentence_vectors.npy"
 LEXICAL = "lexical"
 _STALE_TMP_SECONDS = 3600
 
@@ -56,6 +60,15 @@ class StoredIndex:
     passages: list[Passage]
     dense: faiss.Index
     lexical: bm25s.BM25
+    # Sentences of each passage, in passage order: rows `sentence_rows[i]:sentence_rows[i + 1]`
+    # of `sentences` ((passage row, start, end) in document offsets) and `sentence_vectors`
+    # (memory-mapped) belong to passage i.
+    sentences: np.ndarray
+    sentence_vectors: np.ndarray
+
+    @property
+    def sentence_rows(self) -> np.ndarray:
+        return np.searchsorted(self.sentences[:, 0], np.arange(len(self.passages) + 1))
 
 
 def corpus_fingerprint(documents: Iterable[Document]) -> str:
@@ -74,6 +87,8 @@ def write_index(
     lexical: bm25s.BM25,
     manifest: dict[str, Any],
     keep_versions: int = 3,
+    sentences: np.ndarray | None = None,
+    sentence_vectors: np.ndarray | None = None,
 ) -> Path:
     """Write a new version under `root` and make it current; return the version's folder.
 
@@ -83,6 +98,11 @@ def write_index(
     """
     if len(passages) != len(vectors):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+    sentences = np.zeros((0, 3), dtype=np.int64) if sentences is None else sentences
+    if sentence_vectors is None:
+        sentence_vectors = np.zeros((0, vectors.shape[1]), dtype=np.float16)
+    if len(sentences) != len(sentence_vectors):
+        raise ValueError(f"{len(sentences)} sentences but {len(sentence_vectors)} sentence vectors")
     versions = root / "versions"
     versions.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
@@ -95,13 +115,15 @@ def write_index(
         _write_jsonl(tmp / PASSAGES, (passage.to_dict() for passage in passages))
         faiss.write_index(build_dense(vectors, manifest.get("dense", {})), str(tmp / DENSE))
         lexical.save(str(tmp / LEXICAL), show_progress=False)
+        np.save(tmp / SENTENCES, sentences.astype(np.int64))
+        np.save(tmp / SENTENCE_VECTORS, sentence_vectors.astype(np.float16))
         full_manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "version": version,
             "created_at": created.isoformat(timespec="seconds"),
             **manifest,
-            "counts": {"documents": len(documents), "passages": len(passages)},
+            "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
             "corpus_sha256": corpus_fingerprint(documents),
             "files": _file_sizes(tmp),
         }
@@ -167,15 +189,21 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         passages = [Passage(**record) for record in _read_jsonl(folder / PASSAGES)]
         dense = read_dense(folder / DENSE, manifest.get("dense", {}))
         lexical = bm25s.BM25.load(str(folder / LEXICAL), show_progress=False)
+        sentences = np.load(folder / SENTENCES)
+        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise IndexFormatError(f"index {folder} is damaged ({exc}); {_rebuild(folder)}") from None
     counts = manifest.get("counts", {})
     if not (
-        counts.get("documents") == len(documents) and counts.get("passages") == len(passages) == dense.ntotal
+        counts.get("documents") == len(documents)
+        and counts.get("passages") == len(passages) == dense.ntotal
+        and counts.get("sentences") == len(sentences) == len(sentence_vectors)
+        and (len(sentences) == 0 or 0 <= sentences[:, 0].min() <= sentences[:, 0].max() < len(passages))
     ):
         raise IndexFormatError(
             f"index {folder} is inconsistent: manifest counts {counts}, {len(documents)} "
-            f"documents, {len(passages)} passages, {dense.ntotal} vectors; {_rebuild(folder)}"
+            f"documents, {len(passages)} passages, {dense.ntotal} vectors, {len(sentences)} sentences "
+            f"with {len(sentence_vectors)} vectors; {_rebuild(folder)}"
         )
     return StoredIndex(
         path=folder,
@@ -184,6 +212,8 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         passages=passages,
         dense=dense,
         lexical=lexical,
+        sentences=sentences,
+        sentence_vectors=sentence_vectors,
     )
 
 

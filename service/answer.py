@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 import bm25s
 import numpy as np
 
 from indexer.chunk import Passage
 from indexer.clean import Document
-from indexer.embed import Embedder
-from indexer.text import sentence_spans, terms
+from indexer.text import terms
 from service.models import Answer, Citation
 
 # Weights of a sentence's score, chosen on the bundled evaluation set (see README):
@@ -92,15 +92,22 @@ def asks_for_number(question: str) -> bool:
     return bool(_ASKS_FOR_NUMBER.search(question))
 
 
+# The sentences of a cited passage: their (start, end) offsets in the document and unit vectors.
+SentencesOf = Callable[[Citation], tuple[list[tuple[int, int]], np.ndarray]]
+
+
 def extract_answer(
     question: str,
     question_vector: np.ndarray,
     citations: list[Citation],
     documents: dict[str, Document],
-    embedder: Embedder,
+    sentences_of: SentencesOf,
     vocabulary: Vocabulary,
 ) -> Answer | None:
     """The best-scoring sentence among the `citations`' passages, with its exact offsets.
+
+    Sentences are scored with the vectors the index stored for them (`sentences_of`), so
+    answering embeds nothing beyond the question.
 
     None when no sentence can answer: only sentences of documents that mention the
     question's subject (`Vocabulary.subject_documents`) qualify, and for a question asking
@@ -108,26 +115,27 @@ def extract_answer(
     """
     subject = vocabulary.subject_documents(question)
     wants_number = asks_for_number(question)
-    candidates: dict[tuple[str, int, int], int] = {}  # (doc_id, start, end) -> best rank
+    # (doc_id, start, end) -> (rank of the best passage holding it, its similarity there)
+    candidates: dict[tuple[str, int, int], tuple[int, float]] = {}
     for citation in citations:
         if subject is not None and citation.doc_id not in subject:
             continue
         text = documents[citation.doc_id].text
-        for start, end in sentence_spans(text, citation.start, citation.end):
+        offsets, vectors = sentences_of(citation)
+        for (start, end), similarity in zip(offsets, vectors @ question_vector, strict=True):
             if not wants_number or _DIGIT.search(text[start:end]):
-                candidates.setdefault((citation.doc_id, start, end), citation.rank)
+                candidates.setdefault((citation.doc_id, start, end), (citation.rank, float(similarity)))
     if not candidates:
         return None
     spans = list(candidates)
     sentences = [documents[doc_id].text[start:end] for doc_id, start, end in spans]
-    similarity = embedder.embed(sentences) @ question_vector
     # Terms the archive never uses cannot tell its sentences apart.
     weights = {term: vocabulary.idf(term) for term in terms(question)}
     wanted = {term: weight for term, weight in weights.items() if weight is not None}
     scores = [
-        SIMILARITY_WEIGHT * float(similarity[i])
+        SIMILARITY_WEIGHT * candidates[spans[i]][1]
         + OVERLAP_WEIGHT * _overlap(wanted, sentences[i])
-        - RANK_PENALTY * (candidates[spans[i]] - 1)
+        - RANK_PENALTY * (candidates[spans[i]][0] - 1)
         for i in range(len(spans))
     ]
     best = int(np.argmax(scores))

@@ -31,6 +31,8 @@ class Index:
         self.settings = settings
         self.lexical_terms: dict[str, int] = stored.lexical.vocab_dict
         self.vocabulary = Vocabulary(stored.lexical, stored.passages)
+        self.sentence_rows = stored.sentence_rows
+        self.rows = {passage.chunk_id: row for row, passage in enumerate(stored.passages)}
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:
@@ -101,7 +103,7 @@ class Index:
                 vector,
                 citations[: self.settings.answer_passages],
                 self.stored.documents,
-                self.embedder,
+                self._sentences_of,
                 self.vocabulary,
             )
         return AskResponse(
@@ -122,11 +124,11 @@ class Index:
         """
         if vector is None and mode != "lexical":
             vector = self.embedder.embed([query])[0]
+        depth = max(self.settings.candidates, top_k)
         if mode == "dense":
-            return self._dense(vector, top_k)
+            return self._dense(vector, depth)[:top_k]
         if mode == "lexical":
             return self._lexical(query, top_k)
-        depth = max(self.settings.candidates, top_k)
         return self._fuse(self._dense(vector, depth), self._lexical(query, depth))[:top_k]
 
     def _citations(self, query: str, vector: np.ndarray | None, top_k: int, mode: Mode) -> list[Citation]:
@@ -134,9 +136,28 @@ class Index:
         return [self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked, start=1)]
 
     def _dense(self, vector: np.ndarray | None, depth: int) -> list[tuple[int, float]]:
+        """The `depth` passages nearest to `vector`, each scored by the better of its own cosine
+        and its best sentence's: a passage whose one sentence answers the question is not
+        diluted by the rest of it. Best first."""
         assert vector is not None
         scores, rows = self.stored.dense.search(vector[None, :], min(depth, self.stored.dense.ntotal))
-        return [(int(row), float(score)) for row, score in zip(rows[0], scores[0], strict=True) if row >= 0]
+        found = [(int(row), float(score)) for row, score in zip(rows[0], scores[0], strict=True) if row >= 0]
+        rescored = [(row, max(score, self._best_sentence(row, vector))) for row, score in found]
+        return sorted(rescored, key=lambda item: (-item[1], item[0]))
+
+    def _sentence_vectors(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        first, last = self.sentence_rows[row], self.sentence_rows[row + 1]
+        return self.stored.sentences[first:last], np.asarray(
+            self.stored.sentence_vectors[first:last], dtype=np.float32
+        )
+
+    def _best_sentence(self, row: int, vector: np.ndarray) -> float:
+        _, vectors = self._sentence_vectors(row)
+        return float((vectors @ vector).max()) if len(vectors) else -1.0
+
+    def _sentences_of(self, citation: Citation) -> tuple[list[tuple[int, int]], np.ndarray]:
+        sentences, vectors = self._sentence_vectors(self.rows[citation.chunk_id])
+        return [(int(start), int(end)) for _, start, end in sentences], vectors
 
     def _lexical(self, query: str, depth: int) -> list[tuple[int, float]]:
         known = [term for term in terms(query) if term in self.lexical_terms]

@@ -40,7 +40,7 @@ def test_round_trip_keeps_content(small_articles, tmp_path, embedder):
         "max_tokens": 256,
         "backend": embedder.backend,
     }
-    assert manifest["counts"] == {"documents": 2, "passages": 2}
+    assert manifest["counts"] == {"documents": 2, "passages": 2, "sentences": 2}
     assert manifest["chunking"]["chunk_tokens"] == settings.chunk_tokens
     assert manifest["corpus_sha256"] == store.corpus_fingerprint(loaded.documents.values())
     assert (tmp_path / "index" / "current").resolve() == report.path
