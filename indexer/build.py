@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
 import bm25s
 
+from indexer.cache import embed_cached, passage_cache
 from indexer.chunk import Passage, chunk
 from indexer.clean import Document, clean
 from indexer.dense import dense_spec
@@ -18,12 +19,63 @@ from indexer.embed import Embedder, passage_input
 from indexer.errors import NoDocumentsError, SourceError
 from indexer.settings import Settings
 from indexer.sources import find_files, read_file
-from indexer.store import write_index
+from indexer.store import StoredIndex, load_previous, write_index
 from indexer.text import terms
 
 log = logging.getLogger(__name__)
 
 LIBRARIES = ("newsqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "tiktoken")
+
+# The `source` of documents added through the HTTP API: a folder re-index keeps them.
+API_SOURCE = "api"
+# A change summary names the documents of each kind when there are at most this many.
+_SHOWN_IDS = 5
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a build changed against the previous version: document ids, and how many passage
+    vectors were embedded or reused from the previous version."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    embedded: int = 0
+    reused: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """The manifest's `changes` section."""
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "removed": len(self.removed),
+            "unchanged": self.unchanged,
+            "embedded": self.embedded,
+            "reused": self.reused,
+        }
+
+    def summary(self) -> str:
+        kinds = [(name, getattr(self, name)) for name in ("added", "updated", "removed")]
+        named = [f"{name} {len(ids)}{_some(ids)}" for name, ids in kinds]
+        return (
+            f"{', '.join(named)}, unchanged {self.unchanged}; "
+            f"embedded {self.embedded} passages, reused {self.reused}"
+        )
+
+
+def _some(ids: tuple[str, ...]) -> str:
+    return f" ({', '.join(ids)})" if 0 < len(ids) <= _SHOWN_IDS else ""
+
+
+def compare(previous: dict[str, Document], documents: list[Document]) -> Changes:
+    """Documents added, updated (any field of the stored record differs) and removed since
+    `previous`, and how many are unchanged."""
+    current = {doc.doc_id for doc in documents}
+    added = tuple(doc.doc_id for doc in documents if doc.doc_id not in previous)
+    updated = tuple(doc.doc_id for doc in documents if doc.doc_id in previous and previous[doc.doc_id] != doc)
+    removed = tuple(doc_id for doc_id in previous if doc_id not in current)
+    return Changes(added, updated, removed, unchanged=len(documents) - len(added) - len(updated))
 
 
 @dataclass(frozen=True)
@@ -33,6 +85,7 @@ class BuildReport:
     passages: int
     skipped: int
     seconds: float
+    changes: Changes = field(default_factory=Changes)
 
     def summary(self) -> str:
         skipped = f", {self.skipped} skipped" if self.skipped else ""
@@ -96,14 +149,30 @@ def lexical_index(passages: list[Passage], documents: dict[str, Document]) -> bm
 
 
 def build_index(
-    paths: Iterable[Path], settings: Settings, embedder: Embedder, progress: bool = False
+    paths: Iterable[Path],
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool = False,
+    *,
+    full: bool = False,
 ) -> BuildReport:
-    """Index the articles under `paths` into `settings.index_dir` and make it current."""
+    """Index the articles under `paths` into `settings.index_dir` and make it current.
+
+    The new version holds exactly the articles under `paths`, plus the documents added
+    through the API (`source == "api"`) that no input replaces by id. Passages whose
+    embedded text the current version already holds reuse its vectors, unless `full`.
+    """
     started = time.perf_counter()
     documents, skipped = load_documents(paths)
     if not documents:
         raise NoDocumentsError("no readable articles found: nothing to index")
-    return build_documents(documents, settings, embedder, progress=progress, skipped=skipped, started=started)
+    previous = load_previous(settings.index_dir)
+    if previous is not None:
+        given = {doc.doc_id for doc in documents}
+        documents += [
+            doc for doc in previous.documents.values() if doc.source == API_SOURCE and doc.doc_id not in given
+        ]
+    return _build(documents, previous, settings, embedder, progress, skipped, started, full)
 
 
 def build_documents(
@@ -113,20 +182,42 @@ def build_documents(
     progress: bool = False,
     skipped: int = 0,
     started: float | None = None,
+    *,
+    full: bool = False,
 ) -> BuildReport:
     """Write cleaned `documents` as a new version of `settings.index_dir` and make it current.
 
     The one way an index version is written: the indexer and the live-archive endpoints
-    both go through here.
+    both go through here. Passages whose embedded text (title header and passage) the
+    current version already holds reuse its vectors, unless `full`; the result is the same
+    as embedding everything.
     """
     started = time.perf_counter() if started is None else started
+    previous = load_previous(settings.index_dir)
+    return _build(documents, previous, settings, embedder, progress, skipped, started, full)
+
+
+def _build(
+    documents: list[Document],
+    previous: StoredIndex | None,
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool,
+    skipped: int,
+    started: float,
+    full: bool,
+) -> BuildReport:
     passages = chunk_documents(documents, settings, embedder)
     by_id = {doc.doc_id: doc for doc in documents}
-    vectors = embedder.embed(
+    vectors, embedded = embed_cached(
+        embedder,
         [passage_input(by_id[p.doc_id].title, p.text) for p in passages],
+        None if full else passage_cache(previous, embedder),
         batch_size=settings.embed_batch_size,
         progress=progress,
     )
+    changes = compare(previous.documents if previous is not None else {}, documents)
+    changes = replace(changes, embedded=embedded, reused=len(passages) - embedded)
     manifest = {
         "model": {
             "name": embedder.name,
@@ -144,6 +235,7 @@ def build_documents(
         "dense": dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),
         "lexical": {"method": "bm25 (bm25s lucene)", "terms": "folded, english stemmer, en+no stopwords"},
         "libraries": {name: version(name) for name in LIBRARIES},
+        "changes": changes.counts(),
     }
     path = write_index(
         settings.index_dir,
@@ -154,4 +246,4 @@ def build_documents(
         manifest,
         keep_versions=settings.keep_versions,
     )
-    return BuildReport(path, len(documents), len(passages), skipped, time.perf_counter() - started)
+    return BuildReport(path, len(documents), len(passages), skipped, time.perf_counter() - started, changes)

@@ -6,6 +6,8 @@ Layout of an index directory `ROOT`:
     ROOT/versions/<version>/manifest.json   format, model, chunking, counts, fingerprint
     ROOT/versions/<version>/documents.jsonl the cleaned articles (citations index into `text`)
     ROOT/versions/<version>/passages.jsonl  passages with offsets, row i = vector i
+    ROOT/versions/<version>/vectors.npy     float32 unit vectors, row i = passage i (the next
+                                            build's embedding cache: indexer/cache.py)
     ROOT/versions/<version>/dense.faiss     FAISS inner-product index of unit vectors (indexer/dense.py)
     ROOT/versions/<version>/lexical/        BM25 index (bm25s: JSON + .npy, no pickle)
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -34,16 +37,19 @@ import numpy as np
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.dense import build_dense, read_dense
-from indexer.errors import IndexFormatError, IndexNotFoundError
+from indexer.errors import IndexFormatError, IndexNotFoundError, NewsqaError
 
 FORMAT = "newsqa-index"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"
+VECTORS = "vectors.npy"
 DENSE = "dense.faiss"
 LEXICAL = "lexical"
 _STALE_TMP_SECONDS = 3600
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +62,8 @@ class StoredIndex:
     passages: list[Passage]
     dense: faiss.Index
     lexical: bm25s.BM25
+    # Row i is passage i's vector, memory-mapped; None for a version written before vectors.npy.
+    vectors: np.ndarray | None = None
 
 
 def corpus_fingerprint(documents: Iterable[Document]) -> str:
@@ -93,6 +101,7 @@ def write_index(
         tmp.mkdir()
         _write_jsonl(tmp / DOCUMENTS, (doc.to_dict() for doc in documents))
         _write_jsonl(tmp / PASSAGES, (passage.to_dict() for passage in passages))
+        np.save(tmp / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(build_dense(vectors, manifest.get("dense", {})), str(tmp / DENSE))
         lexical.save(str(tmp / LEXICAL), show_progress=False)
         full_manifest = {
@@ -167,15 +176,19 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         passages = [Passage(**record) for record in _read_jsonl(folder / PASSAGES)]
         dense = read_dense(folder / DENSE, manifest.get("dense", {}))
         lexical = bm25s.BM25.load(str(folder / LEXICAL), show_progress=False)
+        vectors = read_vectors(folder) if VECTORS in manifest.get("files", {}) else None
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise IndexFormatError(f"index {folder} is damaged ({exc}); {_rebuild(folder)}") from None
     counts = manifest.get("counts", {})
     if not (
-        counts.get("documents") == len(documents) and counts.get("passages") == len(passages) == dense.ntotal
+        counts.get("documents") == len(documents)
+        and counts.get("passages") == len(passages) == dense.ntotal
+        and (vectors is None or vectors.shape == (len(passages), dense.d))
     ):
+        stored = "" if vectors is None else f" ({vectors.shape[0]} rows of {vectors.shape[1]} in {VECTORS})"
         raise IndexFormatError(
             f"index {folder} is inconsistent: manifest counts {counts}, {len(documents)} "
-            f"documents, {len(passages)} passages, {dense.ntotal} vectors; {_rebuild(folder)}"
+            f"documents, {len(passages)} passages, {dense.ntotal} vectors{stored}; {_rebuild(folder)}"
         )
     return StoredIndex(
         path=folder,
@@ -184,7 +197,29 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         passages=passages,
         dense=dense,
         lexical=lexical,
+        vectors=vectors,
     )
+
+
+def load_previous(root: Path) -> StoredIndex | None:
+    """The current version under `root` for a new build to compare with and reuse vectors
+    from; None when there is none, or (with a warning) when it cannot be loaded, since a
+    rebuild is what repairs a damaged index."""
+    try:
+        return load_index(root)
+    except IndexNotFoundError:
+        return None
+    except NewsqaError as exc:
+        log.warning("previous index not used, everything is embedded again: %s", exc)
+        return None
+
+
+def read_vectors(folder: Path) -> np.ndarray:
+    """The float32 vectors of a version folder, memory-mapped read-only: (passages, dimension)."""
+    vectors = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
+    if vectors.dtype != np.float32 or vectors.ndim != 2:
+        raise ValueError(f"{VECTORS} holds {vectors.dtype} of shape {vectors.shape}, not float32 rows")
+    return vectors
 
 
 def _rebuild(folder: Path) -> str:
