@@ -126,10 +126,22 @@ def load_documents(paths: Iterable[Path]) -> tuple[list[Document], int]:
     return list(documents.values()), skipped
 
 
-def chunk_documents(documents: list[Document], settings: Settings, embedder: Embedder) -> list[Passage]:
-    """Passages of all documents, each within the chunk size and the model's input limit."""
+def chunk_documents(
+    documents: list[Document], settings: Settings, embedder: Embedder, previous: StoredIndex | None = None
+) -> list[Passage]:
+    """Passages of all documents, each within the chunk size and the model's input limit.
+
+    A document that `previous` holds with the same title and text keeps its passages from
+    there when `previous` was chunked the same way (settings and model): chunking is
+    deterministic, so they are the passages it would get again.
+    """
+    reusable = _reusable_passages(previous, settings, embedder)
     passages: list[Passage] = []
     for document in documents:
+        earlier = reusable.get(document.doc_id)
+        if earlier is not None and (earlier[0].title, earlier[0].text) == (document.title, document.text):
+            passages.extend(earlier[1])
+            continue
 
         def fits(text: str, title: str = document.title) -> bool:
             return embedder.fits(passage_input(title, text))
@@ -138,6 +150,38 @@ def chunk_documents(documents: list[Document], settings: Settings, embedder: Emb
             chunk(document, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap, fits=fits)
         )
     return passages
+
+
+def chunking(settings: Settings) -> dict[str, object]:
+    """The manifest's `chunking` section: how passages were cut."""
+    return {
+        "tokenizer": "cl100k_base",
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": settings.chunk_overlap,
+        "boundaries": "sentence",
+        "header": "document title",
+    }
+
+
+def _reusable_passages(
+    previous: StoredIndex | None, settings: Settings, embedder: Embedder
+) -> dict[str, tuple[Document, list[Passage]]]:
+    """The documents of `previous` with their passages, if it was chunked as `settings` and
+    `embedder` would chunk now (the model's tokenizer and limit decide where long sentences are cut)."""
+    if previous is None:
+        return {}
+    model = previous.manifest.get("model", {})
+    if (
+        previous.manifest.get("chunking") != chunking(settings)
+        or model.get("name") != embedder.name
+        or model.get("max_tokens") != embedder.max_tokens
+    ):
+        return {}
+    by_document: dict[str, tuple[Document, list[Passage]]] = {}
+    for passage in previous.passages:
+        if (document := previous.documents.get(passage.doc_id)) is not None:
+            by_document.setdefault(passage.doc_id, (document, []))[1].append(passage)
+    return by_document
 
 
 def lexical_index(passages: list[Passage], documents: dict[str, Document]) -> bm25s.BM25:
@@ -207,7 +251,7 @@ def _build(
     started: float,
     full: bool,
 ) -> BuildReport:
-    passages = chunk_documents(documents, settings, embedder)
+    passages = chunk_documents(documents, settings, embedder, None if full else previous)
     by_id = {doc.doc_id: doc for doc in documents}
     vectors, embedded = embed_cached(
         embedder,
@@ -225,13 +269,7 @@ def _build(
             "max_tokens": embedder.max_tokens,
             "backend": embedder.backend,  # for the record: every backend gives the same vectors
         },
-        "chunking": {
-            "tokenizer": "cl100k_base",
-            "chunk_tokens": settings.chunk_tokens,
-            "chunk_overlap": settings.chunk_overlap,
-            "boundaries": "sentence",
-            "header": "document title",
-        },
+        "chunking": chunking(settings),
         "dense": dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),
         "lexical": {"method": "bm25 (bm25s lucene)", "terms": "folded, english stemmer, en+no stopwords"},
         "libraries": {name: version(name) for name in LIBRARIES},

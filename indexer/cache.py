@@ -25,14 +25,15 @@ class VectorCache:
         self._arrays: list[np.ndarray] = []
         self._rows: dict[bytes, tuple[int, int]] = {}  # input digest -> (array, row)
 
-    def add(self, inputs: Sequence[str], vectors: np.ndarray) -> None:
-        """Remember `vectors[i]` as the vector of `inputs[i]`."""
+    def add(self, inputs: Sequence[str | None], vectors: np.ndarray) -> None:
+        """Remember `vectors[i]` as the vector of `inputs[i]` (rows whose input is None are left out)."""
         if vectors.shape != (len(inputs), self.dimension):
             raise ValueError(f"{len(inputs)} inputs but vectors of shape {vectors.shape}")
         array = len(self._arrays)
         self._arrays.append(vectors)
         for row, text in enumerate(inputs):
-            self._rows.setdefault(_digest(text), (array, row))
+            if text is not None:
+                self._rows.setdefault(_digest(text), (array, row))
 
     def get(self, text: str) -> np.ndarray | None:
         """The vector of `text`, if it was added."""
@@ -52,7 +53,11 @@ def passage_cache(previous: StoredIndex | None, embedder: Embedder) -> VectorCac
     if model.get("name") != embedder.name or model.get("dimension") != embedder.dimension:
         return None
     cache = VectorCache(embedder.name, embedder.dimension)
-    inputs = [passage_input(previous.documents[p.doc_id].title, p.text) for p in previous.passages]
+    titles = {doc_id: doc.title for doc_id, doc in previous.documents.items()}
+    # A passage of a document the version lacks (a damaged index) is left out, not guessed.
+    inputs = [
+        passage_input(titles[p.doc_id], p.text) if p.doc_id in titles else None for p in previous.passages
+    ]
     cache.add(inputs, previous.vectors)
     return cache
 

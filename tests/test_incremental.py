@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.build import build_documents, build_index
+from indexer.build import build_documents, build_index, chunk_documents
 from indexer.cache import VectorCache, embed_cached
 from indexer.check import check_index
 from indexer.clean import Document
@@ -37,14 +37,19 @@ QUERIES = [
 
 
 class CountingEmbedder:
-    """The real embedder, keeping every text it is asked to embed."""
+    """The real embedder, keeping every text it is asked to embed, or to measure (chunking)."""
 
     def __init__(self, embedder: Embedder) -> None:
         self.inner = embedder
         self.embedded: list[str] = []
+        self.measured: list[str] = []
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
+
+    def fits(self, text: str) -> bool:
+        self.measured.append(text)
+        return self.inner.fits(text)
 
     def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         self.embedded.extend(texts)
@@ -131,6 +136,9 @@ def test_a_reindex_equals_a_full_rebuild_and_embeds_only_what_changed(bundled_se
         if passage_input(incremental.documents[p.doc_id].title, p.text) in set(spy.embedded)
     }
     assert embedded_from == {ADDED, UPDATED}
+    # Only those two were chunked again: the others kept their passages.
+    titles = {text.split("\n", 1)[0] for text in spy.measured}
+    assert titles == {full.documents[ADDED].title, full.documents[UPDATED].title}
     updated_passages = [p for p in incremental.passages if p.doc_id == UPDATED]
     assert (
         0
@@ -157,7 +165,7 @@ def test_an_unchanged_folder_embeds_nothing_and_full_embeds_everything(index_cop
     before = load_index(index_copy.index_dir)
     spy = counting(embedder)
     report = build_index([index_copy.articles_dir], index_copy, spy)
-    assert spy.embedded == []
+    assert spy.embedded == [] and spy.measured == []  # nothing embedded, nothing chunked again
     assert report.path != before.path
     assert (
         report.changes.summary()
@@ -171,6 +179,19 @@ def test_an_unchanged_folder_embeds_nothing_and_full_embeds_everything(index_cop
     report = build_index([index_copy.articles_dir], index_copy, spy, full=True)
     assert sorted(spy.embedded) == sorted(inputs(before))
     assert (report.changes.embedded, report.changes.reused, report.changes.unchanged) == (60, 0, 5)
+    assert spy.measured
+
+
+def test_other_chunk_settings_chunk_and_embed_again(index_copy, embedder):
+    before = load_index(index_copy.index_dir)
+    smaller = index_copy.model_copy(update={"chunk_tokens": 96})
+    spy = counting(embedder)
+    report = build_index([index_copy.articles_dir], smaller, spy)
+    after = load_index(smaller.index_dir)
+    assert after.passages == chunk_documents(list(before.documents.values()), smaller, embedder)
+    assert len(after.passages) > len(before.passages)
+    assert sorted(spy.embedded) == sorted(text for text in inputs(after) if text not in set(inputs(before)))
+    assert report.changes.unchanged == 5 and report.changes.embedded == len(spy.embedded) > 0
 
 
 def api_document(doc_id: str, title: str, text: str) -> Document:
