@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
+from indexer.cache import embed_cached, passage_cache
 from indexer.chunk import Passage, chunk
 from indexer.clean import Document, clean
 from indexer.dense import dense_spec
@@ -19,12 +20,63 @@ from indexer.embed import Embedder, passage_input
 from indexer.errors import NoDocumentsError, SourceError
 from indexer.settings import Settings
 from indexer.sources import find_files, read_file
-from indexer.store import write_index
+from indexer.store import StoredIndex, load_previous, write_index
 from indexer.text import sentence_spans, terms
 
 log = logging.getLogger(__name__)
 
 LIBRARIES = ("newsqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "tiktoken")
+
+# The `source` of documents added through the HTTP API: a folder re-index keeps them.
+API_SOURCE = "api"
+# A change summary names the documents of each kind when there are at most this many.
+_SHOWN_IDS = 5
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a build changed against the previous version: document ids, and how many passage
+    vectors were embedded or reused from the previous version."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    embedded: int = 0
+    reused: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """The manifest's `changes` section."""
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "removed": len(self.removed),
+            "unchanged": self.unchanged,
+            "embedded": self.embedded,
+            "reused": self.reused,
+        }
+
+    def summary(self) -> str:
+        kinds = [(name, getattr(self, name)) for name in ("added", "updated", "removed")]
+        named = [f"{name} {len(ids)}{_some(ids)}" for name, ids in kinds]
+        return (
+            f"{', '.join(named)}, unchanged {self.unchanged}; "
+            f"embedded {self.embedded} passages, reused {self.reused}"
+        )
+
+
+def _some(ids: tuple[str, ...]) -> str:
+    return f" ({', '.join(ids)})" if 0 < len(ids) <= _SHOWN_IDS else ""
+
+
+def compare(previous: dict[str, Document], documents: list[Document]) -> Changes:
+    """Documents added, updated (any field of the stored record differs) and removed since
+    `previous`, and how many are unchanged."""
+    current = {doc.doc_id for doc in documents}
+    added = tuple(doc.doc_id for doc in documents if doc.doc_id not in previous)
+    updated = tuple(doc.doc_id for doc in documents if doc.doc_id in previous and previous[doc.doc_id] != doc)
+    removed = tuple(doc_id for doc_id in previous if doc_id not in current)
+    return Changes(added, updated, removed, unchanged=len(documents) - len(added) - len(updated))
 
 
 @dataclass(frozen=True)
@@ -34,6 +86,7 @@ class BuildReport:
     passages: int
     skipped: int
     seconds: float
+    changes: Changes = field(default_factory=Changes)
 
     def summary(self) -> str:
         skipped = f", {self.skipped} skipped" if self.skipped else ""
@@ -74,10 +127,22 @@ def load_documents(paths: Iterable[Path]) -> tuple[list[Document], int]:
     return list(documents.values()), skipped
 
 
-def chunk_documents(documents: list[Document], settings: Settings, embedder: Embedder) -> list[Passage]:
-    """Passages of all documents, each within the chunk size and the model's input limit."""
+def chunk_documents(
+    documents: list[Document], settings: Settings, embedder: Embedder, previous: StoredIndex | None = None
+) -> list[Passage]:
+    """Passages of all documents, each within the chunk size and the model's input limit.
+
+    A document that `previous` holds with the same title and text keeps its passages from
+    there when `previous` was chunked the same way (settings and model): chunking is
+    deterministic, so they are the passages it would get again.
+    """
+    reusable = _reusable_passages(previous, settings, embedder)
     passages: list[Passage] = []
     for document in documents:
+        earlier = reusable.get(document.doc_id)
+        if earlier is not None and (earlier[0].title, earlier[0].text) == (document.title, document.text):
+            passages.extend(earlier[1])
+            continue
 
         def fits(text: str, title: str = document.title) -> bool:
             return embedder.fits(passage_input(title, text))
@@ -111,6 +176,39 @@ def _input_spans(
     return spans
 
 
+def chunking(settings: Settings) -> dict[str, object]:
+    """The manifest's `chunking` section: how passages were cut."""
+    return {
+        "tokenizer": "cl100k_base",
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": settings.chunk_overlap,
+        "boundaries": "sentence",
+        "header": "document title",
+        "sentences": "pooled from the passage's own token embeddings",
+    }
+
+
+def _reusable_passages(
+    previous: StoredIndex | None, settings: Settings, embedder: Embedder
+) -> dict[str, tuple[Document, list[Passage]]]:
+    """The documents of `previous` with their passages, if it was chunked as `settings` and
+    `embedder` would chunk now (the model's tokenizer and limit decide where long sentences are cut)."""
+    if previous is None:
+        return {}
+    model = previous.manifest.get("model", {})
+    if (
+        previous.manifest.get("chunking") != chunking(settings)
+        or model.get("name") != embedder.name
+        or model.get("max_tokens") != embedder.max_tokens
+    ):
+        return {}
+    by_document: dict[str, tuple[Document, list[Passage]]] = {}
+    for passage in previous.passages:
+        if (document := previous.documents.get(passage.doc_id)) is not None:
+            by_document.setdefault(passage.doc_id, (document, []))[1].append(passage)
+    return by_document
+
+
 def lexical_index(passages: list[Passage], documents: dict[str, Document]) -> bm25s.BM25:
     """BM25 over folded, stemmed terms of each passage with its document title."""
     retriever = bm25s.BM25()
@@ -120,14 +218,30 @@ def lexical_index(passages: list[Passage], documents: dict[str, Document]) -> bm
 
 
 def build_index(
-    paths: Iterable[Path], settings: Settings, embedder: Embedder, progress: bool = False
+    paths: Iterable[Path],
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool = False,
+    *,
+    full: bool = False,
 ) -> BuildReport:
-    """Index the articles under `paths` into `settings.index_dir` and make it current."""
+    """Index the articles under `paths` into `settings.index_dir` and make it current.
+
+    The new version holds exactly the articles under `paths`, plus the documents added
+    through the API (`source == "api"`) that no input replaces by id. Passages whose
+    embedded text the current version already holds reuse its vectors, unless `full`.
+    """
     started = time.perf_counter()
     documents, skipped = load_documents(paths)
     if not documents:
         raise NoDocumentsError("no readable articles found: nothing to index")
-    return build_documents(documents, settings, embedder, progress=progress, skipped=skipped, started=started)
+    previous = load_previous(settings.index_dir)
+    if previous is not None:
+        given = {doc.doc_id for doc in documents}
+        documents += [
+            doc for doc in previous.documents.values() if doc.source == API_SOURCE and doc.doc_id not in given
+        ]
+    return _build(documents, previous, settings, embedder, progress, skipped, started, full)
 
 
 def build_documents(
@@ -137,22 +251,44 @@ def build_documents(
     progress: bool = False,
     skipped: int = 0,
     started: float | None = None,
+    *,
+    full: bool = False,
 ) -> BuildReport:
     """Write cleaned `documents` as a new version of `settings.index_dir` and make it current.
 
     The one way an index version is written: the indexer and the live-archive endpoints
-    both go through here.
+    both go through here. Passages whose embedded text (title header and passage) the
+    current version already holds reuse its vectors, unless `full`; the result is the same
+    as embedding everything.
     """
     started = time.perf_counter() if started is None else started
-    passages = chunk_documents(documents, settings, embedder)
+    previous = load_previous(settings.index_dir)
+    return _build(documents, previous, settings, embedder, progress, skipped, started, full)
+
+
+def _build(
+    documents: list[Document],
+    previous: StoredIndex | None,
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool,
+    skipped: int,
+    started: float,
+    full: bool,
+) -> BuildReport:
+    passages = chunk_documents(documents, settings, embedder, None if full else previous)
     by_id = {doc.doc_id: doc for doc in documents}
     sentences = sentence_table(passages, by_id)
-    vectors, sentence_vectors = embedder.embed_spans(
+    vectors, sentence_vectors, embedded = embed_cached(
+        embedder,
         [passage_input(by_id[p.doc_id].title, p.text) for p in passages],
         _input_spans(passages, by_id, sentences),
+        None if full else passage_cache(previous, embedder),
         batch_size=settings.embed_batch_size,
         progress=progress,
     )
+    changes = compare(previous.documents if previous is not None else {}, documents)
+    changes = replace(changes, embedded=embedded, reused=len(passages) - embedded)
     manifest = {
         "model": {
             "name": embedder.name,
@@ -160,17 +296,11 @@ def build_documents(
             "max_tokens": embedder.max_tokens,
             "backend": embedder.backend,  # for the record: every backend gives the same vectors
         },
-        "chunking": {
-            "tokenizer": "cl100k_base",
-            "chunk_tokens": settings.chunk_tokens,
-            "chunk_overlap": settings.chunk_overlap,
-            "boundaries": "sentence",
-            "header": "document title",
-            "sentences": "pooled from the passage's own token embeddings",
-        },
+        "chunking": chunking(settings),
         "dense": dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),
         "lexical": {"method": "bm25 (bm25s lucene)", "terms": "folded, english stemmer, en+no stopwords"},
         "libraries": {name: version(name) for name in LIBRARIES},
+        "changes": changes.counts(),
     }
     path = write_index(
         settings.index_dir,
@@ -183,4 +313,4 @@ def build_documents(
         sentences=sentences,
         sentence_vectors=sentence_vectors,
     )
-    return BuildReport(path, len(documents), len(passages), skipped, time.perf_counter() - started)
+    return BuildReport(path, len(documents), len(passages), skipped, time.perf_counter() - started, changes)

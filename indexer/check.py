@@ -21,9 +21,11 @@ from indexer.store import (
     DOCUMENTS,
     LEXICAL,
     PASSAGES,
+    VECTORS,
     _read_jsonl,
     corpus_fingerprint,
     read_manifest,
+    read_vectors,
     resolve,
 )
 
@@ -32,6 +34,10 @@ ALIGNMENT_SAMPLE = 16
 # A re-embedded passage must find its own row among this many nearest stored vectors
 # (not necessarily first: a passage may be repeated word for word).
 _ALIGNMENT_DEPTH = 10
+# vectors.npy rows are compared in blocks of this many, so a large index is never read whole.
+_BLOCK = 65_536
+# How far a stored vector's length may be from 1 (float32 rounding is about 1e-7).
+_NORM_TOLERANCE = 1e-4
 
 T = TypeVar("T")
 
@@ -59,8 +65,10 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
     Checks that the manifest is readable and of a format this newsqa reads; that every file
     it lists is there at the recorded size; that each part loads; that the manifest's counts,
     the documents, passages, FAISS vectors and BM25 rows agree; that every passage's offsets
-    give its text back from its document; and, with `embedder`, that re-embedding a sample of
-    passages finds each one's own vector, i.e. that row i of the FAISS index is passage i.
+    give its text back from its document; that vectors.npy has a unit vector per passage, equal
+    to the FAISS index's own float copy (flat, or the exact re-scoring copy of IVF); and, with
+    `embedder`, that re-embedding a sample of passages finds each one's own vector, i.e. that
+    row i of the FAISS index is passage i.
     """
     report = CheckReport()
     try:
@@ -96,6 +104,10 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
     )
     dense = load(folder / DENSE, lambda: read_dense(folder / DENSE, manifest.get("dense", {})))
     lexical = load(folder / LEXICAL, lambda: bm25s.BM25.load(str(folder / LEXICAL), show_progress=False))
+    # Versions written before vectors.npy existed do not list it: nothing to check then.
+    vectors = (
+        load(folder / VECTORS, lambda: read_vectors(folder)) if VECTORS in manifest.get("files", {}) else None
+    )
 
     counts = manifest.get("counts", {})
     by_id: dict[str, Document] = {}
@@ -120,6 +132,9 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
             problems.append(f"{folder / DENSE}: {dense.ntotal} vectors for {len(passages)} passages")
         if lexical is not None:
             problems.extend(_lexical_problems(folder / LEXICAL, lexical, len(passages)))
+        if vectors is not None:
+            dimension = manifest.get("model", {}).get("dimension")
+            problems.extend(_vector_problems(folder / VECTORS, vectors, len(passages), dimension, dense))
     aligned = passages is not None and dense is not None and dense.ntotal == len(passages) > 0
     if embedder is not None and aligned and by_id and not problems:
         assert passages is not None and dense is not None
@@ -156,6 +171,49 @@ def _lexical_problems(path: Path, lexical: bm25s.BM25, passages: int) -> list[st
     if indices.size and (indices.min() < 0 or indices.max() >= passages):
         return [f"{path}: BM25 postings point outside the {passages} passages"]
     return []
+
+
+def _vector_problems(
+    path: Path, vectors: np.ndarray, passages: int, dimension: int | None, dense: faiss.Index | None
+) -> list[str]:
+    rows, columns = vectors.shape
+    if rows != passages:
+        return [f"{path}: {rows} vectors for {passages} passages"]
+    if columns != dimension:
+        return [f"{path}: vectors of dimension {columns}, the manifest's model has {dimension}"]
+    floats = _float_copy(dense) if dense is not None and dense.ntotal == rows and dense.d == columns else None
+    off_unit: list[int] = []
+    differing: list[int] = []
+    for start in range(0, rows, _BLOCK):
+        block = np.asarray(vectors[start : start + _BLOCK])
+        norms = np.linalg.norm(block, axis=1)
+        off_unit.extend(start + np.flatnonzero(~(np.abs(norms - 1) <= _NORM_TOLERANCE)))
+        if floats is not None:
+            stored = floats.reconstruct_n(start, len(block))
+            differing.extend(start + np.flatnonzero(~np.isclose(block, stored, atol=1e-6).all(axis=1)))
+    problems = []
+    if off_unit:
+        problems.append(f"{path}: {len(off_unit)} vectors are not of unit length (rows {_rows(off_unit)})")
+    if differing:
+        problems.append(
+            f"{path}: {len(differing)} of {rows} vectors differ from those in {path.parent / DENSE} "
+            f"(rows {_rows(differing)})"
+        )
+    return problems
+
+
+def _float_copy(dense: faiss.Index) -> faiss.Index | None:
+    """The part of `dense` that holds the exact float vectors: the flat index itself, or the
+    re-scoring copy of an IVF index; None for an index that keeps none."""
+    index = faiss.downcast_index(dense)
+    if isinstance(index, faiss.IndexRefine):
+        index = faiss.downcast_index(index.refine_index)
+    return index if isinstance(index, faiss.IndexFlat) else None
+
+
+def _rows(rows: list[int]) -> str:
+    shown = ", ".join(str(row) for row in rows[:5])
+    return shown + (", ..." if len(rows) > 5 else "")
 
 
 def _alignment_problems(

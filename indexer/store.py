@@ -6,6 +6,8 @@ Layout of an index directory `ROOT`:
     ROOT/versions/<version>/manifest.json   format, model, chunking, counts, fingerprint
     ROOT/versions/<version>/documents.jsonl the cleaned articles (citations index into `text`)
     ROOT/versions/<version>/passages.jsonl  passages with offsets, row i = vector i
+    ROOT/versions/<version>/vectors.npy     float32 unit vectors, row i = passage i (the next
+                                            build's embedding cache: indexer/cache.py)
     ROOT/versions/<version>/dense.faiss     FAISS inner-product index of unit vectors (indexer/dense.py)
     ROOT/versions/<version>/sentences.npy   (passage row, start, end) of each passage's sentences
     ROOT/versions/<version>/sentence_vectors.npy  their unit vectors (float16), row for row
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -36,18 +39,21 @@ import numpy as np
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.dense import build_dense, read_dense
-from indexer.errors import IndexFormatError, IndexNotFoundError
+from indexer.errors import IndexFormatError, IndexNotFoundError, NewsqaError
 
 FORMAT = "newsqa-index"
 FORMAT_VERSION = 2  # 2: sentence vectors
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"
+VECTORS = "vectors.npy"
 DENSE = "dense.faiss"
 SENTENCES = "sentences.npy"
 SENTENCE_VECTORS = "sentence_vectors.npy"
 LEXICAL = "lexical"
 _STALE_TMP_SECONDS = 3600
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,6 +75,9 @@ class StoredIndex:
     @property
     def sentence_rows(self) -> np.ndarray:
         return np.searchsorted(self.sentences[:, 0], np.arange(len(self.passages) + 1))
+
+    # Row i is passage i's vector, memory-mapped; None for a version written before vectors.npy.
+    vectors: np.ndarray | None = None
 
 
 def corpus_fingerprint(documents: Iterable[Document]) -> str:
@@ -113,6 +122,7 @@ def write_index(
         tmp.mkdir()
         _write_jsonl(tmp / DOCUMENTS, (doc.to_dict() for doc in documents))
         _write_jsonl(tmp / PASSAGES, (passage.to_dict() for passage in passages))
+        np.save(tmp / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(build_dense(vectors, manifest.get("dense", {})), str(tmp / DENSE))
         lexical.save(str(tmp / LEXICAL), show_progress=False)
         np.save(tmp / SENTENCES, sentences.astype(np.int64))
@@ -191,6 +201,7 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         lexical = bm25s.BM25.load(str(folder / LEXICAL), show_progress=False)
         sentences = np.load(folder / SENTENCES)
         sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
+        vectors = read_vectors(folder) if VECTORS in manifest.get("files", {}) else None
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise IndexFormatError(f"index {folder} is damaged ({exc}); {_rebuild(folder)}") from None
     counts = manifest.get("counts", {})
@@ -199,11 +210,13 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         and counts.get("passages") == len(passages) == dense.ntotal
         and counts.get("sentences") == len(sentences) == len(sentence_vectors)
         and (len(sentences) == 0 or 0 <= sentences[:, 0].min() <= sentences[:, 0].max() < len(passages))
+        and (vectors is None or vectors.shape == (len(passages), dense.d))
     ):
+        stored = "" if vectors is None else f" ({vectors.shape[0]} rows of {vectors.shape[1]} in {VECTORS})"
         raise IndexFormatError(
             f"index {folder} is inconsistent: manifest counts {counts}, {len(documents)} "
-            f"documents, {len(passages)} passages, {dense.ntotal} vectors, {len(sentences)} sentences "
-            f"with {len(sentence_vectors)} vectors; {_rebuild(folder)}"
+            f"documents, {len(passages)} passages, {dense.ntotal} vectors{stored}, {len(sentences)} "
+            f"sentences with {len(sentence_vectors)} vectors; {_rebuild(folder)}"
         )
     return StoredIndex(
         path=folder,
@@ -214,7 +227,29 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         lexical=lexical,
         sentences=sentences,
         sentence_vectors=sentence_vectors,
+        vectors=vectors,
     )
+
+
+def load_previous(root: Path) -> StoredIndex | None:
+    """The current version under `root` for a new build to compare with and reuse vectors
+    from; None when there is none, or (with a warning) when it cannot be loaded, since a
+    rebuild is what repairs a damaged index."""
+    try:
+        return load_index(root)
+    except IndexNotFoundError:
+        return None
+    except NewsqaError as exc:
+        log.warning("previous index not used, everything is embedded again: %s", exc)
+        return None
+
+
+def read_vectors(folder: Path) -> np.ndarray:
+    """The float32 vectors of a version folder, memory-mapped read-only: (passages, dimension)."""
+    vectors = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
+    if vectors.dtype != np.float32 or vectors.ndim != 2:
+        raise ValueError(f"{VECTORS} holds {vectors.dtype} of shape {vectors.shape}, not float32 rows")
+    return vectors
 
 
 def _rebuild(folder: Path) -> str:

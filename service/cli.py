@@ -78,6 +78,9 @@ def cli() -> None:
     metavar="[DIR]",
     help="Build nothing: verify the index in DIR (default: --index-dir) and exit 1 on any problem.",
 )
+@click.option(
+    "--full", is_flag=True, help="Embed every passage again instead of reusing the current index's."
+)
 def index(
     paths: tuple[Path, ...],
     index_dir: Path | None,
@@ -86,14 +89,19 @@ def index(
     chunk_overlap: int | None,
     backend: str | None,
     check_dir: str | None,
+    full: bool,
 ) -> None:
     """Index articles (.txt, .md, .html, .jsonl files or folders; default: the bundled articles).
 
+    Re-indexing embeds only new or changed passages, drops articles no longer given and keeps
+    those added through the API; it prints what changed, then a summary.
     With --check, verify an existing index instead: manifest, files, counts, offsets, vectors.
     """
     if check_dir is not None:
         if paths:
             raise click.UsageError("--check takes the index directory, not articles to index")
+        if full:
+            raise click.UsageError("--check builds nothing: --full does not apply")
         _check(Path(check_dir) if check_dir else None, index_dir, backend)
         return
     settings = load_settings(
@@ -106,7 +114,9 @@ def index(
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="PATHS")
-    click.echo(_build(settings, list(paths) or [settings.articles_dir]).summary())
+    report = _build(settings, list(paths) or [settings.articles_dir], full=full)
+    click.echo(report.changes.summary())
+    click.echo(report.summary())
 
 
 @cli.command()
@@ -301,11 +311,12 @@ def _check(check_dir: Path | None, index_dir: Path | None, backend: str | None) 
     sys.exit(1)
 
 
-def _build(settings: Settings, paths: list[Path], embedder: Any = None) -> Any:
-    from service.index import Index
+def _build(settings: Settings, paths: list[Path], embedder: Any = None, full: bool = False) -> Any:
+    from indexer.build import build_index
+    from indexer.embed import Embedder
 
-    _, report = Index.build(paths, settings, embedder, progress=sys.stderr.isatty())
-    return report
+    embedder = embedder or Embedder.from_settings(settings)
+    return build_index(paths, settings, embedder, progress=sys.stderr.isatty(), full=full)
 
 
 def _load(index_dir: Path | None, backend: str | None = None) -> Any:

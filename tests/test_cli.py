@@ -34,7 +34,9 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (articles / "broken.txt").write_bytes(b"\xff\xfe\x00\x00")
     result = newsqa("index", str(articles), "--index-dir", str(folder / "index"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("indexed 1 documents, 1 passages, 1 skipped in ")
+    changes, summary = result.stdout.splitlines()
+    assert changes == "added 1 (roads), updated 0, removed 0, unchanged 0; embedded 1 passages, reused 0"
+    assert summary.startswith("indexed 1 documents, 1 passages, 1 skipped in ")
     assert "skipped" in result.stderr and "broken.txt: binary file" in result.stderr
     return folder / "index"
 
