@@ -121,6 +121,9 @@ def test_a_reindex_equals_a_full_rebuild_and_embeds_only_what_changed(bundled_se
     assert incremental.passages == full.passages
     assert incremental.stored.vectors is not None and full.stored.vectors is not None
     assert np.allclose(incremental.stored.vectors, full.stored.vectors, atol=1e-5)
+    assert np.array_equal(incremental.stored.sentences, full.stored.sentences)
+    sentence_vectors = [np.asarray(i.stored.sentence_vectors, dtype=np.float32) for i in (incremental, full)]
+    assert np.allclose(*sentence_vectors, atol=2e-3)  # float16 on disk
     dense = incremental.stored.dense.reconstruct_n(0, incremental.stored.dense.ntotal)
     assert np.allclose(dense, full.stored.dense.reconstruct_n(0, full.stored.dense.ntotal), atol=1e-5)
     for query in QUERIES:
