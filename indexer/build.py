@@ -141,8 +141,11 @@ def chunk_documents(
     for document in documents:
         earlier = reusable.get(document.doc_id)
         if earlier is not None and (earlier[0].title, earlier[0].text) == (document.title, document.text):
-            passages.extend(earlier[1])
-            continue
+            kept = earlier[1]
+            # Citations must stay exact: a damaged passages.jsonl is chunked again, not copied.
+            if all(document.text[p.start : p.end] == p.text for p in kept):
+                passages.extend(kept)
+                continue
 
         def fits(text: str, title: str = document.title) -> bool:
             return embedder.fits(passage_input(title, text))

@@ -20,7 +20,7 @@ from indexer.check import check_index
 from indexer.clean import Document
 from indexer.embed import Embedder, passage_input
 from indexer.settings import Settings, load_settings
-from indexer.store import DENSE, MANIFEST, VECTORS, StoredIndex, load_index
+from indexer.store import DENSE, MANIFEST, PASSAGES, VECTORS, StoredIndex, load_index
 from service.index import MODES, Index
 
 ADDED = "004_35521d4b9ef64c69"
@@ -193,6 +193,25 @@ def test_an_unchanged_folder_embeds_nothing_and_full_embeds_everything(index_cop
     assert sorted(spy.embedded) == sorted(inputs(before))
     assert (report.changes.embedded, report.changes.reused, report.changes.unchanged) == (60, 0, 5)
     assert spy.measured
+
+
+def test_passages_with_wrong_offsets_are_chunked_again_not_copied(index_copy, bundled, embedder):
+    path = (index_copy.index_dir / "current").resolve() / PASSAGES
+    lines = path.read_text().splitlines()
+    damaged = json.loads(lines[3])
+    damaged["start"] += 1
+    lines[3] = json.dumps(damaged, ensure_ascii=False)
+    path.write_text("\n".join(lines) + "\n")
+    manifest = json.loads((path.parent / MANIFEST).read_text())
+    manifest["files"][PASSAGES] = path.stat().st_size  # so that it loads as the previous version
+    (path.parent / MANIFEST).write_text(json.dumps(manifest))
+
+    spy = counting(embedder)
+    build_index([index_copy.articles_dir], index_copy, spy)
+    assert load_index(index_copy.index_dir).passages == bundled.passages
+    measured_titles = {text.split("\n", 1)[0] for text in spy.measured}
+    assert measured_titles == {bundled.documents[damaged["doc_id"]].title}
+    assert check_index(index_copy.index_dir, embedder).problems == []
 
 
 def test_other_chunk_settings_chunk_and_embed_again(index_copy, embedder):
