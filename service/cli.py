@@ -79,7 +79,9 @@ def cli() -> None:
     help="Build nothing: verify the index in DIR (default: --index-dir) and exit 1 on any problem.",
 )
 @click.option(
-    "--full", is_flag=True, help="Embed every passage again instead of reusing the current index's."
+    "--full",
+    is_flag=True,
+    help="Chunk and embed every article again instead of reusing the current index's passages and vectors.",
 )
 def index(
     paths: tuple[Path, ...],
