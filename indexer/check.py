@@ -21,6 +21,8 @@ from indexer.store import (
     DOCUMENTS,
     LEXICAL,
     PASSAGES,
+    SENTENCE_VECTORS,
+    SENTENCES,
     VECTORS,
     _read_jsonl,
     corpus_fingerprint,
@@ -108,6 +110,10 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
     vectors = (
         load(folder / VECTORS, lambda: read_vectors(folder)) if VECTORS in manifest.get("files", {}) else None
     )
+    sentences = load(folder / SENTENCES, lambda: np.load(folder / SENTENCES))
+    sentence_vectors = load(
+        folder / SENTENCE_VECTORS, lambda: np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
+    )
 
     counts = manifest.get("counts", {})
     by_id: dict[str, Document] = {}
@@ -135,6 +141,10 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
         if vectors is not None:
             dimension = manifest.get("model", {}).get("dimension")
             problems.extend(_vector_problems(folder / VECTORS, vectors, len(passages), dimension, dense))
+        if sentences is not None and sentence_vectors is not None:
+            problems.extend(
+                _sentence_problems(folder, sentences, sentence_vectors, counts.get("sentences"), passages)
+            )
     aligned = passages is not None and dense is not None and dense.ntotal == len(passages) > 0
     if embedder is not None and aligned and by_id and not problems:
         assert passages is not None and dense is not None
@@ -160,6 +170,39 @@ def _passage_problems(path: Path, passages: list[Passage], documents: dict[str, 
                 f"{where}: documents[{passage.doc_id!r}].text[{passage.start}:{passage.end}] "
                 "is not the passage text"
             )
+    return problems
+
+
+def _sentence_problems(
+    folder: Path,
+    sentences: np.ndarray,
+    vectors: np.ndarray,
+    expected: object,
+    passages: list[Passage],
+) -> list[str]:
+    """sentences.npy holds (passage row, start, end) in passage order, each span inside its
+    passage; sentence_vectors.npy one unit vector per sentence."""
+    path = folder / SENTENCES
+    if sentences.ndim != 2 or sentences.shape[1:] != (3,):
+        return [f"{path}: shape {sentences.shape}, expected (sentences, 3)"]
+    problems = []
+    if expected != len(sentences):
+        problems.append(f"{path}: {len(sentences)} sentences, the manifest counts {expected}")
+    if len(vectors) != len(sentences):
+        problems.append(f"{folder / SENTENCE_VECTORS}: {len(vectors)} vectors for {len(sentences)} sentences")
+    rows, starts, ends = sentences.T
+    if len(rows) and (np.any(np.diff(rows) < 0) or rows[0] < 0 or rows[-1] >= len(passages)):
+        return [*problems, f"{path}: passage rows out of order or out of range"]
+    bounds = np.array([(p.start, p.end) for p in passages], dtype=np.int64).reshape(len(passages), 2)
+    outside = np.flatnonzero((starts < bounds[rows, 0]) | (ends > bounds[rows, 1]) | (starts >= ends))
+    if len(outside):
+        where = _rows([int(row) for row in outside])
+        problems.append(f"{path}: {len(outside)} sentence(s) outside their passage (rows {where})")
+    for first in range(0, min(len(vectors), len(sentences)), _BLOCK):
+        norms = np.linalg.norm(np.asarray(vectors[first : first + _BLOCK], dtype=np.float32), axis=1)
+        if np.any(np.abs(norms - 1) > 1e-2):  # float16 on disk
+            problems.append(f"{folder / SENTENCE_VECTORS}: vectors that are not unit length")
+            break
     return problems
 
 

@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer.check import check_index
 from indexer.embed import Embedder
 from indexer.settings import Settings
-from indexer.store import DENSE, FORMAT_VERSION, PASSAGES
+from indexer.store import DENSE, FORMAT_VERSION, PASSAGES, SENTENCES
 from service.index import Index
 
 
@@ -51,10 +52,13 @@ def test_a_changed_passage_offset_is_named(index_copy, embedder):
     path.write_text("\n".join(lines) + "\n")
 
     problems = check_index(index_copy, embedder).problems
-    assert problems == [
+    assert problems[0] == (
         f"{path}: line 4 ({passage['chunk_id']}): documents[{passage['doc_id']!r}]"
         f".text[{passage['start']}:{passage['end']}] is not the passage text"
-    ]
+    )
+    # Its first sentence now starts before the passage does.
+    outside = f"{version(index_copy) / SENTENCES}: 1 sentence(s) outside their passage (rows 7)"
+    assert problems[1:] == [outside]
 
 
 def test_a_truncated_faiss_file_is_named(index_copy, embedder):
@@ -74,6 +78,28 @@ def test_vectors_out_of_line_with_passages_are_found(index_copy, embedder: Embed
     lines = path.read_text().splitlines()
     lines[0], lines[-1] = lines[-1], lines[0]
     path.write_text("\n".join(lines) + "\n")
+
+    # Without the model only the sentences tell: theirs are where the old passages were.
+    (problem,) = check_index(index_copy).problems
+    assert problem.startswith(f"{version(index_copy) / SENTENCES}: ") and "outside their passage" in problem
+    assert "(rows 0, 1, 2, " in problem  # the first passage's sentences, now at the end's
+
+
+def test_vectors_out_of_line_with_their_passages_are_found_by_re_embedding(index_copy, embedder: Embedder):
+    # Swap two passages with their sentences: every offset and size stays valid.
+    path = version(index_copy) / PASSAGES
+    lines = path.read_text().splitlines()
+    lines[0], lines[-1] = lines[-1], lines[0]
+    path.write_text("\n".join(lines) + "\n")
+    sentences_path = version(index_copy) / SENTENCES
+    sentences = np.load(sentences_path)
+    last = len(lines) - 1
+    first_rows, last_rows = sentences[:, 0] == 0, sentences[:, 0] == last
+    middle = sentences[~(first_rows | last_rows)]
+    swapped = np.concatenate([sentences[last_rows], middle, sentences[first_rows]])
+    swapped[: last_rows.sum(), 0] = 0
+    swapped[len(swapped) - first_rows.sum() :, 0] = last
+    np.save(sentences_path, swapped)  # (the sentence vectors are not swapped: nothing reads them here)
 
     assert check_index(index_copy).problems == []  # without the model nothing else can tell
     (problem,) = check_index(index_copy, embedder).problems
@@ -111,3 +137,12 @@ def test_the_command_prints_ok_or_one_line_per_problem(index_copy):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert len(lines) == 2 and all(line.startswith(f"{path}: ") for line in lines)
+
+
+def test_sentences_outside_their_passage_are_named(index_copy):
+    path = version(index_copy) / SENTENCES
+    sentences = np.load(path)
+    sentences[3, 2] = 10**9  # ends far past its passage
+    np.save(path, sentences)  # same size: only the content check can find it
+    problems = check_index(index_copy).problems
+    assert problems == [f"{path}: 1 sentence(s) outside their passage (rows 3)"]
