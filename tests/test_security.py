@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import uvicorn
@@ -299,3 +300,47 @@ def test_the_article_view_is_locked_without_the_token(guarded, bundled):
     opened = guarded.get(f"/read/{doc_id}", params={"start": 0, "end": 10}, headers=bearer(READER_TOKEN))
     assert opened.status_code == 200 and 'id="cited"' in opened.text
     assert guarded.get("/static/auth.js").headers["content-type"].startswith("text/javascript")
+
+
+# --- the page in a browser, with a token -------------------------------------------------
+
+
+def test_the_page_asks_for_the_token_once_and_sends_it(bundled, bundled_settings, embedder):
+    # The browser helpers of tests/test_page.py (pytest puts tests/ on the path).
+    from test_page import CHROMIUM, CHROMIUM_ARGS, VAN_SON, expect, serving, sync_playwright
+
+    if sync_playwright is None or not CHROMIUM.exists():
+        pytest.skip("needs playwright and Chromium (see tests/test_page.py)")
+    app = create_app(bundled_settings.model_copy(update={"api_token": SecretStr(READER_TOKEN)}), embedder)
+    with serving(app) as base_url, sync_playwright() as manager:
+        browser = manager.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page, prompts = page_answering(browser, base_url, READER_TOKEN)
+            page.goto("/?" + urlencode({"q": VAN_SON}))
+            expect(page.locator("#answer .answer-text")).to_be_visible()
+            assert page.evaluate("sessionStorage.getItem('newsqa-token')") == READER_TOKEN
+            # The article view is locked for a plain link; its script asks again with the token.
+            page.locator("#citations > li").first.locator("h3 a").click()
+            expect(page.locator("#cited")).to_be_focused()
+            assert page.locator("#locked").count() == 0
+            assert prompts == ["This archive needs an access token:"]  # once, for the whole tab
+
+            page, prompts = page_answering(browser, base_url, "wrong")
+            page.goto("/?" + urlencode({"q": VAN_SON}))
+            expect(page.locator("#error")).to_contain_text(WRONG)
+            assert page.evaluate("sessionStorage.getItem('newsqa-token')") is None
+        finally:
+            browser.close()
+
+
+def page_answering(browser: Any, base_url: str, token: str) -> tuple[Any, list[str]]:
+    """A page in a fresh context (its own sessionStorage) that answers every prompt with `token`."""
+    page = browser.new_context(base_url=base_url).new_page()
+    prompts: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        prompts.append(dialog.message)
+        dialog.accept(token)
+
+    page.on("dialog", answer)
+    return page, prompts
