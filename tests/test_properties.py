@@ -12,7 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from indexer.chunk import Passage, chunk
@@ -88,6 +88,7 @@ PIECE = st.one_of(
 TEXTS = st.lists(PIECE, max_size=80).map("".join)
 LONG_TEXTS = st.lists(PIECE, min_size=20, max_size=400).map("".join)  # several passages
 TITLES = st.none() | st.text(ANY_CHARACTER, max_size=30) | st.lists(PIECE, max_size=300).map("".join)
+JSON_TEXT = st.lists(PIECE | st.characters(categories=["Cs"]), min_size=1, max_size=80).map("".join)
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
@@ -106,6 +107,7 @@ def check_document(document: Document) -> None:
     assert not CONTROL.search(text) and "\r" not in text
     assert all(paragraph == " ".join(paragraph.split()) for paragraph in text.split("\n\n"))
     assert document.sha256 == hashlib.sha256(text.encode()).hexdigest()
+    json.dumps(document.to_dict(), ensure_ascii=False).encode()  # what the index stores: UTF-8
     assert document.title and document.title == " ".join(document.title.split())
     assert not CONTROL.search(document.title) and document.language
 
@@ -158,14 +160,16 @@ def test_passages_map_back_cover_the_text_and_fit(embedder, text, title, max_tok
     content=st.one_of(
         TEXTS.map(lambda text: text.encode()),
         st.binary(max_size=200),
-        st.builds(
-            lambda record: (record + "\n").encode(),
-            st.fixed_dictionaries({"id": PIECE, "text": TEXTS, "title": TITLES}).map(
-                lambda fields: json.dumps(fields, ensure_ascii=False)
-            ),
+        # JSON Lines: \u escapes can spell lone surrogates, which no UTF-8 text can hold.
+        st.fixed_dictionaries({"id": JSON_TEXT, "text": JSON_TEXT, "title": st.none() | JSON_TEXT}).map(
+            lambda fields: (json.dumps(fields) + "\n").encode()
         ),
     ),
 )
+@example(
+    suffix=".jsonl", content=b'{"id": "a\\udfff", "text": "Roads \\ud800 were paved.", "title": "\\udc00"}\n'
+)
+@example(suffix=".txt", content=b"Roads \xed\xa0\x80 were paved.")  # a surrogate in UTF-8: not UTF-8
 def test_any_file_is_read_or_refused_with_a_source_error(embedder, suffix, content):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"article{suffix}"
