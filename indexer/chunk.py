@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 from indexer.clean import Document
@@ -46,12 +46,11 @@ def chunk(
         return count_tokens(text[start:end]) <= max_tokens and fits(text[start:end])
 
     units = [piece for start, end in sentence_spans(text) for piece in _pieces(start, end, acceptable, text)]
+    unit_ends = [end for _, end in units]
     passages: list[Passage] = []
     first = 0
     while first < len(units):
-        last = first
-        while last + 1 < len(units) and acceptable(units[first][0], units[last + 1][1]):
-            last += 1
+        last = _furthest(acceptable, units[first][0], unit_ends, first)
         start, end = units[first][0], units[last][1]
         passages.append(
             Passage(
@@ -82,32 +81,44 @@ def _pieces(
     if acceptable(start, end):
         yield start, end
         return
-    piece_start: int | None = None
-    piece_end = start
-    for word_start, word_end in word_spans(text, start, end):
-        if piece_start is not None and acceptable(piece_start, word_end):
-            piece_end = word_end
+    words = list(word_spans(text, start, end))
+    word_ends = [word_end for _, word_end in words]
+    first = 0
+    while first < len(words):
+        piece_start, word_end = words[first]
+        if not acceptable(piece_start, word_end):
+            yield from _cut_word(piece_start, word_end, acceptable)
+            first += 1
             continue
-        if piece_start is not None:
-            yield piece_start, piece_end
-        if acceptable(word_start, word_end):
-            piece_start, piece_end = word_start, word_end
-        else:
-            yield from _cut_word(word_start, word_end, acceptable)
-            piece_start = None
-    if piece_start is not None:
-        yield piece_start, piece_end
+        last = _furthest(acceptable, piece_start, word_ends, first)
+        yield piece_start, words[last][1]
+        first = last + 1
 
 
 def _cut_word(start: int, end: int, acceptable: Callable[[int, int], bool]) -> Iterator[tuple[int, int]]:
     """Cut a span with no usable word boundary into the longest acceptable pieces."""
     while start < end:
-        low, high = start + 1, end  # the longest acceptable piece ends in [low, high]
-        while low < high:
-            middle = (low + high + 1) // 2
-            if acceptable(start, middle):
-                low = middle
-            else:
-                high = middle - 1
-        yield start, low
-        start = low
+        piece_end = _furthest(acceptable, start, range(end + 1), start + 1)
+        yield start, piece_end
+        start = piece_end
+
+
+def _furthest(acceptable: Callable[[int, int], bool], start: int, ends: Sequence[int], low: int) -> int:
+    """The largest `i >= low` with `acceptable(start, ends[i])`, taking `low` itself as given.
+
+    Gallops out from `low`, then bisects, so the cost grows with how far the answer lies, not
+    with `len(ends)`: a megabyte-long line costs no more per passage than a short one.
+    """
+    high = len(ends) - 1
+    step = 1
+    while low + step <= high and acceptable(start, ends[low + step]):
+        low += step
+        step *= 2
+    high = min(high, low + step - 1)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if acceptable(start, ends[middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return low

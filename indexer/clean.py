@@ -50,6 +50,9 @@ _LIST_MARKER = re.compile(r"^[-–—•*·]\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _HEADLINE_END = tuple(".!?:;,…")
 _DERIVED_TITLE_CHARS = 90
+# Longer metadata "titles" are cut: each passage is embedded under its title, and a title that
+# filled the model's input would leave no room for the passage.
+_MAX_TITLE_CHARS = 150
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class Document:
 def clean(raw: RawArticle) -> Document:
     """The stored form of `raw`. Raises SourceError when nothing is left after cleaning."""
     paragraphs, url = _paragraphs(raw.text)
-    title = raw.title.strip() if raw.title else None
+    title = _one_line(raw.title) if raw.title else None
     if title and paragraphs and fold(paragraphs[0]) == fold(title):
         paragraphs = paragraphs[1:]
     elif not title and len(paragraphs) > 1 and _is_headline(paragraphs[0]):
@@ -82,7 +85,7 @@ def clean(raw: RawArticle) -> Document:
         raise SourceError(f"{raw.source}: no article text left after cleaning")
     return Document(
         doc_id=raw.doc_id,
-        title=title or derive_title(text),
+        title=_shorten(title, _MAX_TITLE_CHARS) if title else derive_title(text),
         text=text,
         language=raw.language or detect_language(text),
         source=raw.source,
@@ -95,11 +98,10 @@ def clean(raw: RawArticle) -> Document:
 def _paragraphs(text: str) -> tuple[list[str], str | None]:
     """Non-empty, whitespace-normalised lines of `text` with debris removed, and a source URL."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _CONTROL.sub(" ", text)
     paragraphs: list[str] = []
     url = None
     for line in text.split("\n"):
-        line = " ".join(line.split())
+        line = _one_line(line)
         if not line:
             continue
         if fold(line.rstrip(":")) in _TEASER_HEADINGS:
@@ -113,6 +115,11 @@ def _paragraphs(text: str) -> tuple[list[str], str | None]:
     return paragraphs, url
 
 
+def _one_line(text: str) -> str:
+    """`text` in NFC on one line: control characters and runs of whitespace become one space."""
+    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())
+
+
 def _is_headline(line: str) -> bool:
     return len(line) <= 150 and len(line.split()) <= 20 and not line.endswith(_HEADLINE_END)
 
@@ -120,10 +127,15 @@ def _is_headline(line: str) -> bool:
 def derive_title(text: str) -> str:
     """A title for an article that has none: its first sentence, shortened at a word."""
     start, end = sentence_spans(text)[0]
-    first = _LIST_MARKER.sub("", text[start:end]).rstrip(".")
-    if len(first) <= _DERIVED_TITLE_CHARS:
-        return first
-    return first[:_DERIVED_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    first = _LIST_MARKER.sub("", text[start:end]).rstrip(".") or text[start:end]
+    return _shorten(first, _DERIVED_TITLE_CHARS)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a word, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def detect_language(text: str) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexer.errors import ConfigError
 
@@ -84,9 +85,23 @@ class Settings(BaseSettings):
     # <admin_token>` and are disabled while it is unset; read endpoints need `api_token` when set.
     admin_token: SecretStr | None = None
     api_token: SecretStr | None = None
+    # Request bodies above this many bytes are refused with 413 (2 MiB holds a long article).
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
+    # Origins whose pages may call the API from a browser; none (CORS off) unless set.
+    # NEWSQA_CORS_ORIGINS takes a JSON list or a comma-separated one.
+    cors_origins: Annotated[list[str], NoDecode] = []
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ _BLOCKS = [
     "header",
     "footer",
 ]
+
+# json.loads joins escaped surrogate pairs into one character; any surrogate left is alone.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ def _jsonl_articles(path: Path, text: str) -> Iterator[RawArticle]:
         if not isinstance(record, dict):
             log.warning("skipped %s: expected a JSON object", where)
             continue
+        record = {key: _no_lone_surrogates(value) for key, value in record.items()}
         doc_id, body = record.get("id"), record.get("text")
         if not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
             log.warning("skipped %s: missing 'id'", where)
@@ -124,6 +129,12 @@ def _jsonl_articles(path: Path, text: str) -> Iterator[RawArticle]:
             for value in [record.get(key)]
         }
         yield RawArticle(doc_id=str(doc_id).strip(), text=body, source=where, **optional)
+
+
+def _no_lone_surrogates(value: object) -> object:
+    """`value` with each lone surrogate a JSON string escaped (`"\\ud800"`) made U+FFFD: such
+    a str cannot be encoded as UTF-8, so it could be neither hashed nor stored."""
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
 def _html_article(path: Path, text: str) -> RawArticle:

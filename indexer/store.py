@@ -194,16 +194,24 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         path = folder / name
         if not path.is_file() or path.stat().st_size != size:
             raise IndexFormatError(f"{path}: missing or truncated; {_rebuild(folder)}")
+    reading = folder / DOCUMENTS  # named in the error if it cannot be parsed
     try:
-        documents = [Document(**record) for record in _read_jsonl(folder / DOCUMENTS)]
-        passages = [Passage(**record) for record in _read_jsonl(folder / PASSAGES)]
-        dense = read_dense(folder / DENSE, manifest.get("dense", {}))
-        lexical = bm25s.BM25.load(str(folder / LEXICAL), show_progress=False)
-        sentences = np.load(folder / SENTENCES)
-        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
+        documents = [Document(**record) for record in _read_jsonl(reading)]
+        reading = folder / PASSAGES
+        passages = [Passage(**record) for record in _read_jsonl(reading)]
+        reading = folder / DENSE
+        dense = read_dense(reading, manifest.get("dense", {}))
+        reading = folder / LEXICAL
+        lexical = bm25s.BM25.load(str(reading), show_progress=False)
+        reading = folder / SENTENCES
+        sentences = np.load(reading)
+        reading = folder / SENTENCE_VECTORS
+        sentence_vectors = np.load(reading, mmap_mode="r")
+        reading = folder / VECTORS
         vectors = read_vectors(folder) if VECTORS in manifest.get("files", {}) else None
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
-        raise IndexFormatError(f"index {folder} is damaged ({exc}); {_rebuild(folder)}") from None
+    except Exception as exc:  # the parsers raise many unrelated types on damaged files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IndexFormatError(f"{reading}: damaged, cannot be read ({reason}); {_rebuild(folder)}") from None
     counts = manifest.get("counts", {})
     if not (
         counts.get("documents") == len(documents)

@@ -35,6 +35,7 @@ from service.models import (
 )
 from service.observability import annotate, instrument
 from service.page import router as page_router
+from service.security import protect, require_reader
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def get_index(request: Request) -> Index:
 
 IndexDep = Annotated[Index, Depends(get_index)]
 router = APIRouter()
+# The read endpoints: open unless NEWSQA_API_TOKEN is set. /health and /metrics stay open for probes.
+READER = [Depends(require_reader)]
 
 # The error bodies the handlers below really send (FastAPI would otherwise document its own 422).
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
@@ -63,19 +66,32 @@ INVALID: dict[int | str, dict[str, Any]] = {
 UNREADABLE: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body cannot be parsed (not UTF-8, say)."}
 }
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "NEWSQA_API_TOKEN is set and the token is missing or wrong."}
+}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such document."}
 }
 
 
-@router.post("/ask", response_model=AskResponse, responses={**UNREADABLE, **INVALID, **UNAVAILABLE})
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    dependencies=READER,
+    responses={**UNAUTHORIZED, **UNREADABLE, **INVALID, **UNAVAILABLE},
+)
 def ask(body: AskRequest, index: IndexDep, request: Request) -> AskResponse:
     """Answer a question: the best sentence from the archive, and the passages it came from."""
     annotate(request, mode=body.mode, top_k=body.top_k, query=body.question)
     return index.ask(body.question, top_k=body.top_k, mode=body.mode)
 
 
-@router.get("/search", response_model=SearchResponse, responses={**INVALID, **UNAVAILABLE})
+@router.get(
+    "/search",
+    response_model=SearchResponse,
+    dependencies=READER,
+    responses={**UNAUTHORIZED, **INVALID, **UNAVAILABLE},
+)
 def search(
     index: IndexDep,
     request: Request,
@@ -91,7 +107,8 @@ def search(
 @router.get(
     "/documents/{doc_id:path}",
     response_model=DocumentResponse,
-    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE},
+    dependencies=READER,
+    responses={**UNAUTHORIZED, **NOT_FOUND, **INVALID, **UNAVAILABLE},
 )
 def document(doc_id: str, index: IndexDep) -> DocumentResponse:
     """A stored article; citations' `start`/`end` are offsets into its `text`."""
@@ -140,6 +157,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.state.settings = settings
     app.include_router(router)
     app.include_router(page_router)
+    protect(app, settings)
     instrument(app, log_queries=settings.log_queries)
     _add_error_handlers(app)
     return app

@@ -11,16 +11,18 @@ from pathlib import Path
 from string import Template
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from indexer.clean import Document
 from indexer.errors import DocumentNotFoundError
+from service.security import require_reader
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSET_TYPES = {
     "app.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "auth.js": "text/javascript; charset=utf-8",
     "read.js": "text/javascript; charset=utf-8",
 }
 MODES = ("hybrid", "dense", "lexical")
@@ -74,6 +76,16 @@ def read_page(
     rather than failing: the article is still worth showing.
     """
     back = _back_link(q, mode)
+    try:
+        require_reader(request)
+    except HTTPException:
+        # A link followed in the browser carries no token: read.js asks again with it.
+        main = (
+            '<section id="locked" class="problem"><h1>This archive needs an access token</h1>'
+            '<p class="locked-status">Asking for the article with your access token…</p>'
+            f"<p>{back}</p></section>"
+        )
+        return _page("Access token needed", main, status_code=401)
     index = getattr(request.app.state, "index", None)
     if index is None:
         detail = getattr(request.app.state, "index_error", None) or "No index is loaded."

@@ -1,6 +1,7 @@
 // The search page: asks POST /ask, fetches each cited document for context, and builds the
 // results with createElement/textContent only, so no text from a question or an article is
-// ever parsed as HTML.
+// ever parsed as HTML. API calls go through authorizedFetch (auth.js), which sends the
+// access token where the service asks for one.
 "use strict";
 
 const CONTEXT_CHARS = 140;
@@ -41,7 +42,7 @@ function languageName(code) {
 
 function fetchDocument(docId) {
   if (!documents.has(docId)) {
-    const request = fetch(`/documents/${encodeURIComponent(docId)}`)
+    const request = authorizedFetch(`/documents/${encodeURIComponent(docId)}`)
       .then((response) => (response.ok ? response.json() : null))
       .catch(() => null);
     documents.set(docId, request);
@@ -217,7 +218,7 @@ async function ask(question, mode) {
   $("results").setAttribute("aria-busy", "true");
   $("status").textContent = "Searching the archive…";
   try {
-    const response = await fetch("/ask", {
+    const response = await authorizedFetch("/ask", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ question, mode, top_k: 5 }),
