@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from indexer.settings import Mode
@@ -164,12 +164,13 @@ class BatchRequest(BaseModel):
 
     documents: list[ArticleRequest] = Field(min_length=1, max_length=MAX_BATCH)
 
-    @model_validator(mode="after")
-    def _distinct_ids(self) -> BatchRequest:
-        ids = [article.id for article in self.documents]
+    @field_validator("documents")
+    @classmethod
+    def _distinct_ids(cls, documents: list[ArticleRequest]) -> list[ArticleRequest]:
+        ids = [article.id for article in documents]
         if repeated := sorted({doc_id for doc_id in ids if ids.count(doc_id) > 1}):
             raise PydanticCustomError("repeated_id", "repeated id(s): {ids}", {"ids": ", ".join(repeated)})
-        return self
+        return documents
 
 
 class DocumentWritten(BaseModel):
