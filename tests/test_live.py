@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -390,11 +390,11 @@ def test_reloads_and_writes_under_query_load_never_give_a_bad_answer(index_copy,
     )
 
 
-def wait_for(condition: Any, what: str, timeout: float = 120) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120, poll: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+        time.sleep(poll)
 
 
 def stored_documents(root: Path, version: str) -> dict[str, str]:
@@ -412,69 +412,83 @@ def free_port() -> int:
 
 
 def test_kill_9_during_writes_leaves_the_old_or_the_new_state(index_copy, embedder):
-    """The service is SIGKILLed at seeded random moments while a client posts articles one after
-    another. Afterwards the directory passes `check_index` and holds exactly the acknowledged
-    articles, plus perhaps the one in flight: never a mix."""
+    """The service is SIGKILLed while a client posts articles one after another: during the
+    embedding, while the new version's files are being written, and just after `current` moved.
+    Afterwards the directory passes `check_index` and holds exactly the acknowledged articles,
+    plus perhaps the one in flight: never a mix."""
     rng = random.Random(20261123)
+    versions = index_copy / "versions"
+
+    def embedding(started: float, took: float) -> None:
+        time.sleep(max(0.0, started + rng.uniform(0.2, 0.6) * took - time.monotonic()))
+
+    def writing_files(started: float, took: float) -> None:
+        earlier = set(versions.glob(".tmp-*"))  # left by an earlier kill
+        wait_for(lambda: bool(set(versions.glob(".tmp-*")) - earlier), "a version being written", poll=0.001)
+        time.sleep(rng.uniform(0.0, 0.02))
+
+    def after_the_swap(started: float, took: float) -> None:
+        current = (index_copy / "current").resolve()
+        wait_for(lambda: (index_copy / "current").resolve() != current, "current to move", poll=0.001)
+
     expected = set(load_index(index_copy).documents)
     outcomes = []
-    for run in range(3):
-        acknowledged, in_flight = kill_during_writes(index_copy, f"kill-{run}", rng.uniform(0.5, 6.0))
+    for run, moment in enumerate([embedding, writing_files, writing_files, after_the_swap]):
+        acknowledged, in_flight = kill_during_writes(index_copy, f"kill-{run}", rng.randint(1, 2), moment)
+        leftovers = len(list(versions.glob(".tmp-*")))
         report = check_index(index_copy, embedder)
         assert report.problems == [], report.problems
         stored = set(load_index(index_copy).documents)
         before = expected | set(acknowledged)
         assert stored in (before, before | {in_flight}), (run, sorted(stored ^ before))
-        leftovers = len(list((index_copy / "versions").glob(".tmp-*")))
-        kept = "kept" if stored != before else "not kept"
-        outcomes.append(
-            f"run {run}: {len(acknowledged)} acknowledged, in-flight {kept}, {leftovers} tmp dirs"
-        )
+        state = "new state" if stored != before else "old state"
+        outcomes.append(f"{moment.__name__}: {len(acknowledged)} acknowledged, {state}, {leftovers} tmp left")
         expected = stored
     Index.load(load_settings(index_dir=index_copy), embedder)  # loads as the restarted service would
     print("\nkill -9: " + "; ".join(outcomes))
 
 
-def kill_during_writes(root: Path, prefix: str, delay: float) -> tuple[list[str], str]:
-    """Serve `root` in a subprocess, post articles one by one and SIGKILL the service after
-    `delay` seconds; returns the ids acknowledged and the id in flight at the kill."""
+def kill_during_writes(
+    root: Path, prefix: str, let_through: int, moment: Callable[[float, float], None]
+) -> tuple[list[str], str]:
+    """Serve `root` in a subprocess and post articles one by one; after `let_through` writes,
+    SIGKILL the service once `moment(start of the write, duration of the last one)` returns.
+    Returns the ids acknowledged and the id in flight at the kill."""
     port = free_port()
     env = {**os.environ, "NEWSQA_ADMIN_TOKEN": TOKEN, "NEWSQA_RELOAD_INTERVAL": "0", "HF_HUB_OFFLINE": "1"}
-    command = [
-        sys.executable,
-        "-c",
-        "from service.cli import main; main()",
-        "serve",
-        "--index-dir",
-        str(root),
-    ]
+    command = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
     server = subprocess.Popen(
-        [*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*command, "--index-dir", str(root), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}"
     acknowledged: list[str] = []
-    in_flight = ""
+    started: list[float] = []
+    took: list[float] = []
     errors: list[str] = []
 
     def write_until_killed() -> None:
-        nonlocal in_flight
         with httpx.Client(base_url=base_url, timeout=120) as http:
             for i in range(100):
-                in_flight = f"{prefix}-{i}"
+                started.append(time.monotonic())
                 try:
-                    response = http.post("/documents", json=bridge(i) | {"id": in_flight}, headers=AUTH)
+                    response = http.post("/documents", json=bridge(i) | {"id": f"{prefix}-{i}"}, headers=AUTH)
                 except httpx.HTTPError:
                     return  # the kill
                 if response.status_code != 201:
-                    errors.append(f"{in_flight}: {response.status_code} {response.text}")
+                    errors.append(f"{prefix}-{i}: {response.status_code} {response.text}")
                     return
-                acknowledged.append(in_flight)
+                took.append(time.monotonic() - started[-1])
+                acknowledged.append(f"{prefix}-{i}")
 
     try:
         wait_for(lambda: healthy(base_url), "the service to start")
         writer = threading.Thread(target=write_until_killed)
         writer.start()
-        time.sleep(delay)
+        wait_for(lambda: len(started) > let_through or not writer.is_alive(), "the writes")
+        moment(started[-1], took[-1])
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
         writer.join(timeout=120)
@@ -483,7 +497,7 @@ def kill_during_writes(root: Path, prefix: str, delay: float) -> tuple[list[str]
             server.kill()
             server.wait()
     assert errors == []
-    return acknowledged, in_flight
+    return acknowledged, f"{prefix}-{len(acknowledged)}"
 
 
 def healthy(base_url: str) -> bool:
