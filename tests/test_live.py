@@ -16,14 +16,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import schemathesis
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from indexer.build import build_documents
 from indexer.check import check_index
@@ -38,6 +48,12 @@ from service.index import Index
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 COFFEE = "003_af987519a968d492"  # the bundled article about Pú Nhung's coffee and pineapples
+FUZZ_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture
@@ -258,6 +274,43 @@ def test_the_last_document_cannot_be_deleted(tmp_path, embedder, bundled):
             {"detail": f"{COFFEE!r} is the last document: an index needs at least one"},
         )
         assert client.get(f"/documents/{COFFEE}").status_code == 200
+
+
+FUZZED = [
+    ("/documents", "POST", GenerationMode.NEGATIVE),
+    ("/documents/batch", "POST", GenerationMode.NEGATIVE),
+    ("/documents/{doc_id}", "DELETE", GenerationMode.POSITIVE),
+    ("/admin/reload", "POST", GenerationMode.POSITIVE),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "generation"), FUZZED, ids=[f"{m} {p} {g.value}" for p, m, g in FUZZED]
+)
+@pytest.mark.parametrize("token", [True, False], ids=["token", "no token"])
+def test_the_write_endpoints_answer_as_documented(live, client, path, method, generation, token):
+    """Schemathesis, as in tests/test_fuzz.py: with the token, invalid articles (valid ones would
+    each write a version) and deletes of random ids; without it, everything (403)."""
+    app = live.app if token else client.app
+    operation = schemathesis.openapi.from_asgi("/openapi.json", app)[path][method]
+    mode = generation if token else GenerationMode.POSITIVE
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=15,
+        deadline=timedelta(seconds=30),
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    def answers_as_documented(case: schemathesis.Case) -> None:
+        response = case.call_and_validate(headers=AUTH, checks=FUZZ_CHECKS)
+        if token:
+            assert response.status_code not in (401, 403), response.text
+        else:
+            assert response.status_code in (403, 422), response.text  # 422: a body that is not JSON
+
+    answers_as_documented()
 
 
 # --- under load, on a real server -------------------------------------------------------------------
