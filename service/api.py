@@ -109,7 +109,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = embedder or Embedder.from_settings(settings)
-        reloader = app.state.reloader = Reloader(app.state, settings, model, app.state.metrics)
+        metrics = getattr(app.state, "metrics", None)  # set by `instrument`
+        reloader = app.state.reloader = Reloader(app.state, settings, model, metrics)
         reloader.start()
         watcher = asyncio.create_task(reloader.watch()) if settings.reload_interval > 0 else None
         yield
