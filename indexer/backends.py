@@ -12,6 +12,7 @@ import importlib.util
 import re
 import shutil
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from importlib.metadata import version
@@ -97,7 +98,16 @@ def load_encoder(
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = threads
     compiled = openvino.Core().compile_model(str(path), "CPU", config)
-    return lambda inputs: compiled([inputs[name] for name in input_names])[0]
+    # An infer request runs one inference at a time ("Infer Request is busy" otherwise), and the
+    # service embeds queries from many threads at once: each thread gets its own.
+    local = threading.local()
+
+    def encode(inputs: dict[str, Any]) -> Any:
+        if not hasattr(local, "request"):
+            local.request = compiled.create_infer_request()
+        return local.request.infer([inputs[name] for name in input_names])[0]
+
+    return encode
 
 
 def _export_key(location: str, input_names: list[str], backend: str) -> str:

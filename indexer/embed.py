@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,10 @@ class Embedder:
             raise ModelError(f"model {name!r} does not report its embedding dimension")
         self.dimension = int(dimension)
         self.max_tokens: int = self.model.max_seq_length or 0
+        # A fast tokenizer keeps its padding and truncation as state, set on each call: counting
+        # (neither) on the tokenizer that embeds (both) could switch them off under a batch
+        # being embedded in another thread ("Unable to create tensor"). Counting gets its own.
+        self.counting_tokenizer = copy.deepcopy(self.model.tokenizer)
         self.encoder: Encoder | None = None
         if self.backend != "torch":
             self.encoder = load_encoder(
@@ -101,7 +106,7 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included, before truncation."""
-        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return len(self.counting_tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
     def fits(self, text: str) -> bool:
         """Whether the model reads all of `text` (nothing is cut off at its sequence limit)."""

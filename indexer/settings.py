@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(default=0.35, ge=-1.0, le=1.0)
 
     keep_versions: int = Field(default=3, ge=1)
+    # The service swaps in a new index version within this many seconds of `current` moving
+    # (after `newsqa index` from another process, say); 0 turns the polling off.
+    reload_interval: float = Field(default=2.0, ge=0.0, allow_inf_nan=False)
 
     # The request log (one JSON line per request) leaves questions and queries out unless this is on.
     log_queries: bool = False

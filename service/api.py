@@ -2,52 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from indexer.embed import Embedder
-from indexer.errors import (
-    DocumentNotFoundError,
-    IndexFormatError,
-    IndexNotFoundError,
-    NewsqaError,
-    QueryError,
-)
+from indexer.errors import DocumentNotFoundError, NewsqaError, QueryError
 from indexer.settings import Mode, Settings, load_settings
+from service.documents import ArticleError
+from service.documents import router as documents_router
 from service.index import Index
 from service.models import (
+    INVALID,
     MAX_QUESTION_CHARS,
     MAX_TOP_K,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    UNREADABLE,
     AskRequest,
     AskResponse,
     DocumentResponse,
-    ErrorResponse,
     HealthResponse,
     SearchResponse,
-    ValidationErrorResponse,
 )
 from service.observability import annotate, instrument
 from service.page import router as page_router
+from service.reload import ConflictError, IndexUnavailableError, Reloader, version_of
+from service.reload import router as admin_router
 from service.security import protect, require_reader
 
 log = logging.getLogger(__name__)
 
 
-class IndexUnavailableError(NewsqaError):
-    """The service has no usable index loaded."""
-
-
-def get_index(request: Request) -> Index:
+def get_index(request: Request, response: Response) -> Index:
+    """The index this request uses from start to end, whatever reloads happen meanwhile;
+    `X-Index-Version` names it."""
     index: Index | None = request.app.state.index
     if index is None:
         raise IndexUnavailableError(request.app.state.index_error)
+    response.headers["X-Index-Version"] = version_of(index)
     return index
 
 
@@ -55,23 +57,6 @@ IndexDep = Annotated[Index, Depends(get_index)]
 router = APIRouter()
 # The read endpoints: open unless NEWSQA_API_TOKEN is set. /health and /metrics stay open for probes.
 READER = [Depends(require_reader)]
-
-# The error bodies the handlers below really send (FastAPI would otherwise document its own 422).
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorResponse, "description": "No index is loaded; `detail` says how to build one."}
-}
-INVALID: dict[int | str, dict[str, Any]] = {
-    422: {"model": ValidationErrorResponse, "description": "The request is invalid; `detail` says why."}
-}
-UNREADABLE: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "The body cannot be parsed (not UTF-8, say)."}
-}
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "NEWSQA_API_TOKEN is set and the token is missing or wrong."}
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorResponse, "description": "No such document."}
-}
 
 
 @router.post(
@@ -138,14 +123,16 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.index, app.state.index_error = None, None
         model = embedder or Embedder.from_settings(settings)
-        try:
-            app.state.index = Index.load(settings, model)
-        except (IndexNotFoundError, IndexFormatError) as exc:
-            log.error("%s", exc)
-            app.state.index_error = str(exc)
+        metrics = getattr(app.state, "metrics", None)  # set by `instrument`
+        reloader = app.state.reloader = Reloader(app.state, settings, model, metrics)
+        reloader.start()
+        watcher = asyncio.create_task(reloader.watch()) if settings.reload_interval > 0 else None
         yield
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
 
     app = FastAPI(
         title="newsqa",
@@ -155,7 +142,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.index, app.state.index_error = None, None
     app.include_router(router)
+    app.include_router(documents_router)
+    app.include_router(admin_router)
     app.include_router(page_router)
     protect(app, settings)
     instrument(app, log_queries=settings.log_queries)
@@ -166,7 +156,9 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 def _add_error_handlers(app: FastAPI) -> None:
     statuses: list[tuple[type[Exception], int]] = [
         (QueryError, 422),
+        (ArticleError, 422),
         (DocumentNotFoundError, 404),
+        (ConflictError, 409),
         (IndexUnavailableError, 503),
         (NewsqaError, 500),
     ]

@@ -46,6 +46,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.reloads = Counter(
+            "newsqa_index_reloads",
+            "Index versions swapped in (outcome ok) or refused (failed), by trigger: admin "
+            "(POST /admin/reload), auto (the index directory's current version moved), write.",
+            ["trigger", "outcome"],
+            registry=self.registry,
+        )
         # Read at scrape time from whatever index is loaded, so they follow reloads.
         documents = Gauge("newsqa_index_documents", "Documents in the loaded index.", registry=self.registry)
         passages = Gauge("newsqa_index_passages", "Passages in the loaded index.", registry=self.registry)
@@ -125,7 +132,7 @@ class ObservabilityMiddleware:
 def instrument(app: FastAPI, log_queries: bool = False) -> Metrics:
     """Add the request log and metrics middleware and a `/metrics` endpoint (kept out of the
     OpenAPI schema: it is for Prometheus, not an API operation)."""
-    metrics = Metrics(app)
+    metrics = app.state.metrics = Metrics(app)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, log_queries=log_queries)
 
     @app.get(METRICS_PATH, include_in_schema=False)

@@ -1,0 +1,152 @@
+"""The live archive: add, replace and delete articles through the API, each write a new index version.
+
+A write starts from the documents of the index being served, changes them, and goes through
+`indexer.build.build_documents` like `newsqa index`: the same cleaning and chunking, a new
+version written atomically (durable before the response) and then swapped in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fastapi import APIRouter, Depends, Response
+
+from indexer.clean import Document, clean
+from indexer.errors import DocumentNotFoundError, NewsqaError, SourceError
+from indexer.sources import RawArticle
+from service.index import Index
+from service.models import (
+    ADMIN_ONLY,
+    CONFLICT,
+    INVALID,
+    NOT_FOUND,
+    UNAVAILABLE,
+    UNREADABLE,
+    ArticleRequest,
+    BatchItem,
+    BatchRequest,
+    BatchWritten,
+    DocumentDeleted,
+    DocumentWritten,
+)
+from service.reload import ConflictError, Reloader, ReloaderDep, version_of
+from service.security import require_admin
+
+# Folder re-indexing keeps the documents whose source is this: they exist nowhere else.
+API_SOURCE = "api"
+
+
+class ArticleError(NewsqaError):
+    """A posted article cannot be stored: nothing is left of its text after cleaning."""
+
+
+def clean_article(article: ArticleRequest) -> Document:
+    """The stored form of a posted article, cleaned exactly as an indexed file is."""
+    raw = RawArticle(
+        doc_id=article.id,
+        text=article.text,
+        source=API_SOURCE,
+        title=article.title,
+        url=article.url,
+        date=article.date,
+        language=article.language,
+    )
+    try:
+        return clean(raw)
+    except SourceError:
+        raise ArticleError(f"text: nothing is left of article {article.id!r} after cleaning") from None
+
+
+def put_documents(reloader: Reloader, documents: list[Document]) -> tuple[Index, list[bool]]:
+    """Add or replace `documents` in one new version and serve it; returns the index and, for
+    each document, whether it is new. Writing what is already stored makes no new version."""
+    with reloader.lock:
+        base = reloader.latest()
+        stored = dict(base.documents)
+        created = [document.doc_id not in stored for document in documents]
+        if all(stored.get(document.doc_id) == document for document in documents):
+            return base, created
+        for document in documents:
+            stored[document.doc_id] = document  # a replaced article keeps its place
+        return reloader.write(list(stored.values())), created
+
+
+def delete_document(reloader: Reloader, doc_id: str) -> Index:
+    """Remove one document in a new version and serve it."""
+    with reloader.lock:
+        base = reloader.latest()
+        if doc_id not in base.documents:
+            raise DocumentNotFoundError(f"unknown document id {doc_id!r}")
+        if len(base.documents) == 1:
+            raise ConflictError(f"{doc_id!r} is the last document: an index needs at least one")
+        return reloader.write([document for document in base.documents.values() if document.doc_id != doc_id])
+
+
+router = APIRouter(dependencies=[Depends(require_admin)], tags=["archive"])
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=DocumentWritten,
+    response_description="The article was added.",
+    responses={
+        200: {"model": DocumentWritten, "description": "An article with this id was replaced."},
+        **UNREADABLE,
+        **ADMIN_ONLY,
+        **INVALID,
+        **UNAVAILABLE,
+    },
+)
+def put_document(article: ArticleRequest, reloader: ReloaderDep, response: Response) -> DocumentWritten:
+    """Add an article, or replace the one with its id; the next query sees it.
+
+    The article is cleaned and chunked like an indexed file and stored in a new index version
+    before the response. Ids: 1-200 of `A-Z a-z 0-9 _ . : @ + -`, starting with a letter, digit or `_`.
+    """
+    document = clean_article(article)
+    index, (created,) = put_documents(reloader, [document])
+    response.status_code = 201 if created else 200
+    return DocumentWritten(
+        doc_id=document.doc_id,
+        title=document.title,
+        language=document.language,
+        passages=Counter(p.doc_id for p in index.passages)[document.doc_id],
+        version=version_of(index),
+    )
+
+
+@router.post(
+    "/documents/batch",
+    response_model=BatchWritten,
+    responses={**UNREADABLE, **ADMIN_ONLY, **INVALID, **UNAVAILABLE},
+)
+def put_batch(body: BatchRequest, reloader: ReloaderDep) -> BatchWritten:
+    """Add or replace up to 100 articles in one new index version: all of them or none."""
+    documents = [clean_article(article) for article in body.documents]
+    index, created = put_documents(reloader, documents)
+    passages = Counter(p.doc_id for p in index.passages)
+    return BatchWritten(
+        version=version_of(index),
+        documents=[
+            BatchItem(
+                doc_id=document.doc_id,
+                title=document.title,
+                language=document.language,
+                passages=passages[document.doc_id],
+                created=new,
+            )
+            for document, new in zip(documents, created, strict=True)
+        ],
+    )
+
+
+@router.delete(
+    "/documents/{doc_id:path}",
+    response_model=DocumentDeleted,
+    responses={**ADMIN_ONLY, **NOT_FOUND, **CONFLICT, **INVALID, **UNAVAILABLE},
+)
+def remove_document(doc_id: str, reloader: ReloaderDep) -> DocumentDeleted:
+    """Delete an article; the next query no longer finds it."""
+    index = delete_document(reloader, doc_id)
+    return DocumentDeleted(doc_id=doc_id, version=version_of(index))

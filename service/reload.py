@@ -1,0 +1,194 @@
+"""Swapping the served index: after a write, on `POST /admin/reload`, and when `current` moves.
+
+The app serves whatever `Index` object `app.state.index` holds. A swap is one attribute
+assignment, so a request that has taken an index keeps it to the end: its citations always
+point into that version's documents. Writes and reloads take one lock, so they never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+
+from indexer.build import build_documents
+from indexer.clean import Document
+from indexer.embed import Embedder
+from indexer.errors import IndexNotFoundError, NewsqaError
+from indexer.settings import Settings
+from indexer.store import load_index, resolve
+from service.index import Index
+from service.models import ADMIN_ONLY, CONFLICT, ReloadResponse
+from service.observability import Metrics
+from service.security import require_admin
+
+log = logging.getLogger(__name__)
+
+
+class IndexUnavailableError(NewsqaError):
+    """The service has no usable index loaded."""
+
+
+class ConflictError(NewsqaError):
+    """The archive's present state does not allow the request (a broken version to reload,
+    the last document to delete)."""
+
+
+def version_of(index: Index) -> str:
+    return str(index.manifest.get("version", index.stored.path.name))
+
+
+class Reloader:
+    """Loads index versions of `settings.index_dir` and swaps them into `state.index`."""
+
+    def __init__(self, state: State, settings: Settings, embedder: Embedder, metrics: Metrics | None) -> None:
+        self.state = state
+        self.settings = settings
+        self.embedder = embedder
+        self.metrics = metrics
+        self.lock = threading.Lock()
+        # A version that failed to load while polling: not retried until `current` moves again.
+        self.skipped: Path | None = None
+        state.index, state.index_error = None, None
+
+    @property
+    def index(self) -> Index | None:
+        index: Index | None = self.state.index
+        return index
+
+    def start(self) -> None:
+        """Load the current version, if there is a usable one; without, the app answers 503."""
+        with self.lock:
+            target = self._target()
+            try:
+                self._swap(self._load(target), "start")
+            except NewsqaError as exc:
+                log.error("%s", exc)
+                self.state.index_error = str(exc)
+                self.skipped = target
+
+    def reload(self) -> tuple[Index, str | None]:
+        """Load what `current` points to now and serve it; returns it and the version it replaced.
+
+        Raises ConflictError, and keeps serving the old index, when it cannot be loaded.
+        """
+        with self.lock:
+            previous = self.index
+            before = version_of(previous) if previous is not None else None
+            try:
+                index = self._load(self._target())
+            except NewsqaError as exc:
+                self._count("admin", "failed")
+                still = f"; still serving version {before}" if before else ""
+                raise ConflictError(f"cannot reload: {exc}{still}") from None
+            self.skipped = None
+            self._swap(index, "admin")
+            return index, before
+
+    def reload_if_moved(self) -> bool:
+        """Swap in the version `current` points to if it is not the one served (polling).
+
+        A version that fails to load is logged once and skipped until `current` moves again;
+        a write in progress makes this a no-op until the next poll.
+        """
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            target = self._target()
+            served = self.index.stored.path if self.index is not None else None
+            if target is None or target in (served, self.skipped):
+                return False
+            try:
+                index = self._load(target)
+            except Exception as exc:  # a broken version must never stop the polling
+                self.skipped = target
+                self._count("auto", "failed")
+                log.error("not serving index version %s: %s", target, exc)
+                if self.index is None:
+                    self.state.index_error = str(exc)
+                return False
+            self._swap(index, "auto")
+            log.info("now serving index version %s", version_of(index))
+            return True
+        finally:
+            self.lock.release()
+
+    async def watch(self) -> None:
+        """Poll `current` every `settings.reload_interval` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self.settings.reload_interval)
+            await run_in_threadpool(self.reload_if_moved)
+
+    def latest(self) -> Index:
+        """The index to base a write on: the served one, or a newer version written by another
+        process and not yet picked up (so a write never undoes it). Call with the lock held."""
+        target = self._target()
+        index = self.index
+        if target is not None and (index is None or target != index.stored.path) and target != self.skipped:
+            try:
+                index = self._load(target)
+                self._swap(index, "auto")
+            except NewsqaError as exc:
+                self.skipped = target
+                log.error("not serving index version %s: %s", target, exc)
+        if index is None:
+            raise IndexUnavailableError(self.state.index_error or "no index is loaded")
+        return index
+
+    def write(self, documents: list[Document]) -> Index:
+        """Write `documents` as a new version, load it and serve it. Call with the lock held."""
+        report = build_documents(documents, self.settings, self.embedder)
+        index = self._load(report.path)
+        self._swap(index, "write")
+        return index
+
+    def _target(self) -> Path | None:
+        try:
+            return resolve(self.settings.index_dir)
+        except IndexNotFoundError:
+            return None
+
+    def _load(self, folder: Path | None) -> Index:
+        # Without a target, `resolve` raises IndexNotFoundError saying how to build an index.
+        folder = folder or resolve(self.settings.index_dir)
+        return Index(load_index(folder, model=self.settings.model), self.embedder, self.settings)
+
+    def _swap(self, index: Index, trigger: str) -> None:
+        self.state.index = index  # the one assignment requests see: old or new, never a mix
+        self.state.index_error = None
+        self._count(trigger, "ok")
+
+    def _count(self, trigger: str, outcome: str) -> None:
+        if self.metrics is not None and trigger != "start":
+            self.metrics.reloads.labels(trigger, outcome).inc()
+
+
+def get_reloader(request: Request) -> Reloader:
+    reloader: Reloader = request.app.state.reloader
+    return reloader
+
+
+ReloaderDep = Annotated[Reloader, Depends(get_reloader)]
+router = APIRouter(dependencies=[Depends(require_admin)], tags=["admin"])
+
+
+@router.post("/admin/reload", response_model=ReloadResponse, responses={**ADMIN_ONLY, **CONFLICT})
+def reload(reloader: ReloaderDep) -> ReloadResponse:
+    """Load the version `current` points to and serve it from the next request on; requests
+    already running finish on the old one. A version that cannot be loaded is refused (409)
+    and the old one stays in service."""
+    index, previous = reloader.reload()
+    version = version_of(index)
+    return ReloadResponse(
+        version=version,
+        previous=previous,
+        changed=version != previous,
+        documents=len(index.documents),
+        passages=len(index.passages),
+    )
