@@ -11,6 +11,7 @@ from collections import Counter
 
 from fastapi import APIRouter, Depends, Response
 
+from indexer.build import API_SOURCE
 from indexer.clean import Document, clean
 from indexer.errors import DocumentNotFoundError, NewsqaError, SourceError
 from indexer.sources import RawArticle
@@ -33,7 +34,6 @@ from service.reload import ConflictError, Reloader, ReloaderDep, version_of
 from service.security import require_admin
 
 # Folder re-indexing keeps the documents whose source is this: they exist nowhere else.
-API_SOURCE = "api"
 
 
 class ArticleError(NewsqaError):
