@@ -25,6 +25,7 @@ from service.models import (
     MAX_QUESTION_CHARS,
     MAX_TOP_K,
     NOT_FOUND,
+    TOO_LARGE,
     UNAUTHORIZED,
     UNAVAILABLE,
     UNREADABLE,
@@ -63,7 +64,7 @@ READER = [Depends(require_reader)]
     "/ask",
     response_model=AskResponse,
     dependencies=READER,
-    responses={**UNAUTHORIZED, **UNREADABLE, **INVALID, **UNAVAILABLE},
+    responses={**UNAUTHORIZED, **UNREADABLE, **TOO_LARGE, **INVALID, **UNAVAILABLE},
 )
 def ask(body: AskRequest, index: IndexDep, request: Request) -> AskResponse:
     """Answer a question: the best sentence from the archive, and the passages it came from."""

@@ -21,6 +21,7 @@ from service.models import (
     CONFLICT,
     INVALID,
     NOT_FOUND,
+    TOO_LARGE,
     UNAVAILABLE,
     UNREADABLE,
     ArticleRequest,
@@ -32,8 +33,6 @@ from service.models import (
 )
 from service.reload import ConflictError, Reloader, ReloaderDep, version_of
 from service.security import require_admin
-
-# Folder re-indexing keeps the documents whose source is this: they exist nowhere else.
 
 
 class ArticleError(NewsqaError):
@@ -93,6 +92,7 @@ router = APIRouter(dependencies=[Depends(require_admin)], tags=["archive"])
     responses={
         200: {"model": DocumentWritten, "description": "An article with this id was replaced."},
         **UNREADABLE,
+        **TOO_LARGE,
         **ADMIN_ONLY,
         **INVALID,
         **UNAVAILABLE,
@@ -119,7 +119,7 @@ def put_document(article: ArticleRequest, reloader: ReloaderDep, response: Respo
 @router.post(
     "/documents/batch",
     response_model=BatchWritten,
-    responses={**UNREADABLE, **ADMIN_ONLY, **INVALID, **UNAVAILABLE},
+    responses={**UNREADABLE, **TOO_LARGE, **ADMIN_ONLY, **INVALID, **UNAVAILABLE},
 )
 def put_batch(body: BatchRequest, reloader: ReloaderDep) -> BatchWritten:
     """Add or replace up to 100 articles in one new index version: all of them or none."""

@@ -222,6 +222,9 @@ INVALID: dict[int | str, dict[str, Any]] = {
 UNREADABLE: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body cannot be parsed (not UTF-8, say)."}
 }
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "The body is over NEWSQA_MAX_BODY_BYTES."}
+}
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "NEWSQA_API_TOKEN is set and the token is missing or wrong."}
 }
