@@ -39,6 +39,24 @@ def installed(backend: str) -> bool:
     return all(importlib.util.find_spec(module) is not None for module in REQUIRES[backend])
 
 
+def resolve_device(requested: str, backend: str = "auto") -> str:
+    """The device to embed on: `requested`, or for "auto" CUDA when torch sees a GPU and `backend`
+    is torch or auto (the exported backends run on the CPU), else the CPU.
+
+    Raises ConfigError for an unknown device, and for "cuda" when torch sees no GPU.
+    """
+    if requested not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"unknown device {requested!r}: choose auto, cpu or cuda")
+    if requested == "cpu":
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if requested == "cuda" and not available:
+        raise ConfigError("device cuda was asked for, but torch sees no CUDA GPU (use --device cpu)")
+    return "cuda" if available and backend in ("auto", "torch") else "cpu"
+
+
 def choose_backend(requested: str, device: str = "cpu") -> str:
     """The backend to run: `requested`, or for "auto" the fastest one installed (torch off the CPU).
 

@@ -31,6 +31,11 @@ backend_option = click.option(
     type=click.Choice(["auto", "openvino", "onnx", "torch"]),
     help="Inference backend [env NEWSQA_BACKEND; default auto: the fastest installed].",
 )
+device_option = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    help="Where to embed [env NEWSQA_DEVICE; default auto: a CUDA GPU with torch if there is one].",
+)
 
 
 def query_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -70,6 +75,12 @@ def cli() -> None:
 @click.option("--chunk-tokens", type=int, help="Passage size in cl100k tokens [env NEWSQA_CHUNK_TOKENS].")
 @click.option("--chunk-overlap", type=int, help="Overlap in cl100k tokens [env NEWSQA_CHUNK_OVERLAP].")
 @backend_option
+@device_option
+@click.option(
+    "--index-type",
+    type=click.Choice(["auto", "flat", "ivf-sq8"]),
+    help="Dense index [env NEWSQA_INDEX_TYPE; default auto: flat up to NEWSQA_ANN_THRESHOLD passages].",
+)
 @click.option(
     "--check",
     "check_dir",
@@ -85,6 +96,8 @@ def index(
     chunk_tokens: int | None,
     chunk_overlap: int | None,
     backend: str | None,
+    device: str | None,
+    index_type: str | None,
     check_dir: str | None,
 ) -> None:
     """Index articles (.txt, .md, .html, .jsonl files or folders; default: the bundled articles).
@@ -102,6 +115,8 @@ def index(
         chunk_tokens=chunk_tokens,
         chunk_overlap=chunk_overlap,
         backend=backend,
+        device=device,
+        index_type=index_type,
     )
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
@@ -114,7 +129,10 @@ def index(
 @click.option("--host", help="Address to listen on [env NEWSQA_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, help="Port [env NEWSQA_PORT; default 8000].")
 @backend_option
-def serve(index_dir: Path | None, host: str | None, port: int | None, backend: str | None) -> None:
+@device_option
+def serve(
+    index_dir: Path | None, host: str | None, port: int | None, backend: str | None, device: str | None
+) -> None:
     """Serve the HTTP API, first indexing the bundled articles if there is no index yet."""
     import uvicorn
 
@@ -122,7 +140,7 @@ def serve(index_dir: Path | None, host: str | None, port: int | None, backend: s
     from service.api import create_app
     from service.observability import configure_access_log
 
-    settings = load_settings(index_dir=index_dir, host=host, port=port, backend=backend)
+    settings = load_settings(index_dir=index_dir, host=host, port=port, backend=backend, device=device)
     embedder = Embedder.from_settings(settings)
     try:
         resolve(settings.index_dir)
