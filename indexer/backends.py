@@ -12,6 +12,7 @@ import importlib.util
 import re
 import shutil
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from importlib.metadata import version
@@ -115,7 +116,17 @@ def load_encoder(
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = threads
     compiled = openvino.Core().compile_model(str(path), "CPU", config)
-    return lambda inputs: compiled([inputs[name] for name in input_names])[0]
+    # Calling `compiled` runs its one shared infer request, which concurrent requests (the API's
+    # thread pool) would use at once ("Infer Request is busy", or vectors of another batch):
+    # each thread gets its own.
+    requests = threading.local()
+
+    def encode(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        if not hasattr(requests, "request"):
+            requests.request = compiled.create_infer_request()
+        return np.asarray(requests.request.infer([inputs[name] for name in input_names])[0])
+
+    return encode
 
 
 def _export_key(location: str, input_names: list[str], backend: str) -> str:
