@@ -151,7 +151,7 @@ def run_bench(options: BenchOptions, settings: Settings, say: Callable[[str], No
 
     report["indexing"] = []
     embedders = {}
-    for backend in backends:
+    for backend in backends if options.throughput_passages else []:
         say(f"indexing throughput: {backend}, about {options.throughput_passages} passages")
         embedders[backend] = Embedder.from_settings(settings.model_copy(update={"backend": backend}))
         row = indexing_throughput(embedders[backend], options.throughput_passages, settings, work)
@@ -161,7 +161,9 @@ def run_bench(options: BenchOptions, settings: Settings, say: Callable[[str], No
             del embedders[backend]  # only the serving backend's model is used again
 
     report["scales"] = []
-    embedder = embedders[backends[0]]
+    embedder = embedders.get(backends[0]) or Embedder.from_settings(
+        settings.model_copy(update={"backend": backends[0]})
+    )
     for name, count in scales:
         if count >= VECTOR_ONLY:
             say(f"{name}: vector-only FAISS run")
@@ -567,13 +569,15 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| scale | passages | vectors | dense | size MB | Index.load s | search p50 / p99 ms "
-        "| ask p50 / p99 ms | recall@10 vs exact |",
-        "|---|---:|---|---|---:|---:|---:|---:|---:|",
+        "| scale | passages | vectors | build s (passages/s) | dense | size MB | Index.load s "
+        "| search p50 / p99 ms | ask p50 / p99 ms | recall@10 vs exact |",
+        "|---|---:|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for row in report["scales"]:
+        rate = f" ({row['indexing_passages_per_s']})" if "indexing_passages_per_s" in row else ""
         lines.append(
-            f"| {row['scale']} | {row['passages']} | {row['embedded']} | {row['dense']} | {row['size_mb']} | "
+            f"| {row['scale']} | {row['passages']} | {row['embedded']} | {row.get('build_s', '-')}{rate} | "
+            f"{row['dense']} | {row['size_mb']} | "
             f"{row['load_s']} | {row['search_ms']['p50']} / {row['search_ms']['p99']} | "
             f"{row['ask_ms']['p50']} / {row['ask_ms']['p99']} | {row['recall_at_10']} |"
         )

@@ -294,7 +294,13 @@ def evaluate(
     help="Writes bench.json and bench.md here, and the indexes under work/.",
 )
 @json_option
-@click.option("--throughput-passages", type=click.IntRange(10), default=2000, show_default=True)
+@click.option(
+    "--throughput-passages",
+    type=click.IntRange(0),
+    default=2000,
+    show_default=True,
+    help="Passages to time indexing with, per backend [0: skip].",
+)
 @click.option("--questions", type=click.IntRange(0), default=0, help="Questions per latency run [0: all 61].")
 @click.option(
     "--duration", type=click.FloatRange(0.5), default=15.0, show_default=True, help="4-client run, s."
