@@ -40,6 +40,24 @@ def installed(backend: str) -> bool:
     return all(importlib.util.find_spec(module) is not None for module in REQUIRES[backend])
 
 
+def resolve_device(requested: str, backend: str = "auto") -> str:
+    """The device to embed on: `requested`, or for "auto" CUDA when torch sees a GPU and `backend`
+    is torch or auto (the exported backends run on the CPU), else the CPU.
+
+    Raises ConfigError for an unknown device, and for "cuda" when torch sees no GPU.
+    """
+    if requested not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"unknown device {requested!r}: choose auto, cpu or cuda")
+    if requested == "cpu":
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if requested == "cuda" and not available:
+        raise ConfigError("device cuda was asked for, but torch sees no CUDA GPU (use --device cpu)")
+    return "cuda" if available and backend in ("auto", "torch") else "cpu"
+
+
 def choose_backend(requested: str, device: str = "cpu") -> str:
     """The backend to run: `requested`, or for "auto" the fastest one installed (torch off the CPU).
 
@@ -98,14 +116,15 @@ def load_encoder(
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = threads
     compiled = openvino.Core().compile_model(str(path), "CPU", config)
-    # An infer request runs one inference at a time ("Infer Request is busy" otherwise), and the
-    # service embeds queries from many threads at once: each thread gets its own.
-    local = threading.local()
+    # Calling `compiled` runs its one shared infer request, which concurrent requests (the API's
+    # thread pool) would use at once ("Infer Request is busy", or vectors of another batch):
+    # each thread gets its own.
+    requests = threading.local()
 
-    def encode(inputs: dict[str, Any]) -> Any:
-        if not hasattr(local, "request"):
-            local.request = compiled.create_infer_request()
-        return local.request.infer([inputs[name] for name in input_names])[0]
+    def encode(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        if not hasattr(requests, "request"):
+            requests.request = compiled.create_infer_request()
+        return np.asarray(requests.request.infer([inputs[name] for name in input_names])[0])
 
     return encode
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from indexer.backends import Encoder, choose_backend, load_encoder
+from indexer.backends import Encoder, choose_backend, load_encoder, resolve_device
 from indexer.errors import ModelError
 from indexer.settings import DEFAULT_MODEL, Settings, default_cache_dir
 from indexer.text import for_model
@@ -52,12 +52,13 @@ class Embedder:
 
     `backend` runs its transformer with torch, ONNX Runtime or OpenVINO ("auto": the fastest
     installed); every backend gives the same vectors, so an index built with one loads with another.
+    `device` "auto" embeds on a CUDA GPU (torch, fp16) when there is one, else on the CPU.
     """
 
     def __init__(
         self,
         name: str = DEFAULT_MODEL,
-        device: str = "cpu",
+        device: str = "auto",
         backend: str = "auto",
         cache_dir: Path | None = None,
         threads: int | None = None,
@@ -66,7 +67,8 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         if threads is not None:
             set_threads(threads)
-        self.backend = choose_backend(backend, device)
+        self.device = resolve_device(device, backend)
+        self.backend = choose_backend(backend, self.device)
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
@@ -74,10 +76,12 @@ class Embedder:
 
         location = resolve_model(name)
         try:
-            self.model = SentenceTransformer(location, device=device)
+            self.model = SentenceTransformer(location, device=self.device)
         except Exception as exc:  # the library raises OSError, ValueError, HF errors...
             hint = "" if Path(location).exists() else " (not a local folder, and downloads are off)"
             raise ModelError(f"cannot load embedding model {name!r}{hint}: {exc}") from None
+        if self.device == "cuda":
+            self.model.half()  # fp16 on the GPU; vectors are returned as float32 all the same
         self.name = name
         dimension = self.model.get_embedding_dimension()
         if not dimension:

@@ -18,6 +18,7 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 Mode = Literal["hybrid", "dense", "lexical"]
 Backend = Literal["auto", "openvino", "onnx", "torch"]
 DenseType = Literal["auto", "flat", "ivf-sq8"]
+Device = Literal["auto", "cpu", "cuda"]
 
 
 def default_cache_dir() -> Path:
@@ -42,7 +43,8 @@ class Settings(BaseSettings):
     index_dir: Path = Path("index")
     articles_dir: Path = PROJECT_ROOT / "data" / "articles"
     model: str = DEFAULT_MODEL
-    device: str = "cpu"
+    # "auto": a CUDA GPU when torch sees one and the backend is torch (or auto), else the CPU.
+    device: Device = "auto"
     # Inference backend; "auto" takes the fastest installed (openvino, onnx, torch). The
     # exported backends trace the model once into `cache_dir`; all give the same vectors.
     backend: Backend = "auto"

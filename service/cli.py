@@ -31,6 +31,11 @@ backend_option = click.option(
     type=click.Choice(["auto", "openvino", "onnx", "torch"]),
     help="Inference backend [env NEWSQA_BACKEND; default auto: the fastest installed].",
 )
+device_option = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    help="Where to embed [env NEWSQA_DEVICE; default auto: a CUDA GPU with torch if there is one].",
+)
 
 
 def query_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -70,6 +75,12 @@ def cli() -> None:
 @click.option("--chunk-tokens", type=int, help="Passage size in cl100k tokens [env NEWSQA_CHUNK_TOKENS].")
 @click.option("--chunk-overlap", type=int, help="Overlap in cl100k tokens [env NEWSQA_CHUNK_OVERLAP].")
 @backend_option
+@device_option
+@click.option(
+    "--index-type",
+    type=click.Choice(["auto", "flat", "ivf-sq8"]),
+    help="Dense index [env NEWSQA_INDEX_TYPE; default auto: flat up to NEWSQA_ANN_THRESHOLD passages].",
+)
 @click.option(
     "--check",
     "check_dir",
@@ -90,6 +101,8 @@ def index(
     chunk_tokens: int | None,
     chunk_overlap: int | None,
     backend: str | None,
+    device: str | None,
+    index_type: str | None,
     check_dir: str | None,
     full: bool,
 ) -> None:
@@ -112,6 +125,8 @@ def index(
         chunk_tokens=chunk_tokens,
         chunk_overlap=chunk_overlap,
         backend=backend,
+        device=device,
+        index_type=index_type,
     )
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
@@ -126,7 +141,10 @@ def index(
 @click.option("--host", help="Address to listen on [env NEWSQA_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, help="Port [env NEWSQA_PORT; default 8000].")
 @backend_option
-def serve(index_dir: Path | None, host: str | None, port: int | None, backend: str | None) -> None:
+@device_option
+def serve(
+    index_dir: Path | None, host: str | None, port: int | None, backend: str | None, device: str | None
+) -> None:
     """Serve the HTTP API, first indexing the bundled articles if there is no index yet."""
     import uvicorn
 
@@ -134,7 +152,7 @@ def serve(index_dir: Path | None, host: str | None, port: int | None, backend: s
     from service.api import create_app
     from service.observability import configure_access_log
 
-    settings = load_settings(index_dir=index_dir, host=host, port=port, backend=backend)
+    settings = load_settings(index_dir=index_dir, host=host, port=port, backend=backend, device=device)
     embedder = Embedder.from_settings(settings)
     try:
         resolve(settings.index_dir)
@@ -270,6 +288,97 @@ def evaluate(
             written = write_report(report, out)
             click.echo(f"wrote {', '.join(str(path) for path in written)}", err=True)
     _check_guards(report["modes"][chosen[0]], chosen[0], guards)
+
+
+@cli.command()
+@click.option(
+    "--scales",
+    default="bundled,20k,200k,1m",
+    show_default=True,
+    help="bundled, or passage counts (20k: bundled + synthetic articles); 1m and up: FAISS alone.",
+)
+@click.option("--backends", help="Backends to time indexing with; the first serves [default: all installed].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build/bench"),
+    show_default=True,
+    help="Writes bench.json and bench.md here, and the indexes under work/.",
+)
+@json_option
+@click.option(
+    "--throughput-passages",
+    type=click.IntRange(0),
+    default=2000,
+    show_default=True,
+    help="Passages to time indexing with, per backend [0: skip].",
+)
+@click.option("--questions", type=click.IntRange(0), default=0, help="Questions per latency run [0: all 61].")
+@click.option(
+    "--duration", type=click.FloatRange(0.5), default=15.0, show_default=True, help="4-client run, s."
+)
+@click.option("--naive-runs", type=click.IntRange(5), default=100, show_default=True)
+@click.option(
+    "--server-threads", default="2,1", show_default=True, help="NEWSQA_THREADS values to serve with."
+)
+@click.option(
+    "--embed-all",
+    is_flag=True,
+    help="Embed every passage of every scale (default: above 50k passages, embed 5000 and perturb copies).",
+)
+@click.option("--reuse", is_flag=True, help="Reuse indexes already built under --out/work.")
+@device_option
+def bench(
+    scales: str,
+    backends: str | None,
+    out: Path,
+    as_json: bool,
+    throughput_passages: int,
+    questions: int,
+    duration: float,
+    naive_runs: int,
+    server_threads: str,
+    embed_all: bool,
+    reuse: bool,
+    device: str | None,
+) -> None:
+    """Benchmark indexing, search, ask and HTTP serving at several scales against a naive baseline."""
+    from indexer.backends import BACKENDS
+
+    names = [name.strip() for name in scales.split(",") if name.strip()]
+    chosen = [name.strip() for name in (backends or "").split(",") if name.strip()]
+    try:
+        from eval.bench import BenchOptions, parse_scale, run_bench, write_report
+
+        for name in names:
+            parse_scale(name)
+        threads = [int(value) for value in server_threads.split(",") if value.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not names:
+        raise click.BadParameter("no scale given", param_hint="--scales")
+    if any(backend not in BACKENDS for backend in chosen):
+        raise click.BadParameter(f"choose from {', '.join(BACKENDS)}", param_hint="--backends")
+    if not threads or min(threads) < 1:
+        raise click.BadParameter("give thread counts of 1 or more", param_hint="--server-threads")
+    options = BenchOptions(
+        scales=names,
+        backends=chosen,
+        out=out,
+        throughput_passages=throughput_passages,
+        questions=questions,
+        duration_s=duration,
+        naive_runs=naive_runs,
+        server_threads=threads,
+        real_embed_limit=sys.maxsize if embed_all else 50_000,
+        reuse=reuse,
+    )
+    report = run_bench(options, load_settings(device=device), lambda line: click.echo(line, err=True))
+    written = write_report(report, out)
+    from eval.bench import markdown
+
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else markdown(report))
+    click.echo(f"wrote {', '.join(str(path) for path in written)}", err=True)
 
 
 def _check_guards(metrics: dict[str, float | None], mode: str, guards: dict[str, float | None]) -> None:

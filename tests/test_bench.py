@@ -1,0 +1,73 @@
+"""`newsqa bench` end to end at the smallest scale: it runs, and reports sane figures."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from eval.bench import parse_scale
+from indexer.backends import BACKENDS, installed
+from tests.test_cli import newsqa
+
+
+def test_a_small_bench_writes_its_report(tmp_path):
+    backend = next(b for b in BACKENDS if installed(b))
+    started = time.perf_counter()
+    result = newsqa(
+        "bench", "--scales", "bundled", "--backends", backend, "--out", str(tmp_path),
+        "--throughput-passages", "20", "--questions", "4", "--duration", "1", "--naive-runs", "5",
+        "--server-threads", "1", "--json",
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert json.loads(result.stdout) == report
+    assert set(report) >= {"machine", "settings", "naive", "naive_end", "indexing", "scales", "targets"}
+    assert report["naive"]["p50_ms"] > 0 and report["naive"]["rate_per_s"] > 0
+    [indexing] = report["indexing"]
+    assert indexing["backend"] == backend and indexing["device"] == "cpu"
+    assert indexing["passages"] >= 10 and indexing["passages_per_s"] > 0
+    [scale] = report["scales"]
+    assert scale["scale"] == "bundled" and scale["embedded"] == "all" and scale["dense"] == "flat"
+    assert scale["documents"] == 5 and scale["passages"] > 5 and scale["size_mb"] > 0
+    assert 0 < scale["search_ms"]["p50"] <= scale["search_ms"]["p99"]
+    assert 0 < scale["ask_ms"]["p50"] <= scale["ask_ms"]["p99"]
+    assert 0 <= scale["recall_at_10"] <= 1
+    [http] = scale["http"]
+    assert http["threads"] == 1 and http["errors"] == 0
+    assert http["startup_s"] > 0 and http["peak_rss_mb"] > 100  # the model alone is more
+    assert 0 < http["ask_1_client_ms"]["p50"] <= http["ask_1_client_ms"]["p99"]
+    assert http["ask_4_clients_per_s"] > 0
+    assert http["p50_over_naive"] == pytest.approx(
+        http["ask_1_client_ms"]["p50"] / http["naive_p50_ms"], abs=0.01
+    )
+    assert {row["target"] for row in report["targets"]} == {
+        "indexing_passages_per_s",
+        "http_ask_p50_over_naive",
+        "http_ask_p99_over_naive",
+        "http_4_clients_over_naive_rate",
+    }
+    markdown = (tmp_path / "bench.md").read_text()
+    assert "| bundled | 1 |" in markdown and f"| {backend} | cpu |" in markdown
+    assert seconds < 60 * 3  # 19 s on the quiet 2-core machine; others' test runs slow it down
+
+
+def test_scale_names():
+    assert [parse_scale(name) for name in ("bundled", "20k", "200k", "1m", "5000")] == [
+        0,
+        20_000,
+        200_000,
+        1_000_000,
+        5000,
+    ]
+    with pytest.raises(ValueError, match="unknown scale 'huge'"):
+        parse_scale("huge")
+
+
+def test_a_bad_scale_is_a_usage_error(tmp_path):
+    result = newsqa("bench", "--scales", "bundled,2x", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "unknown scale '2x'" in result.stderr
+    assert not (tmp_path / "bench.json").exists()
