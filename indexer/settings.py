@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     ivf_nprobe: int = Field(default=64, ge=1)
 
     # Threads for the model (torch, ONNX Runtime, OpenVINO) and FAISS, set once when the model
-    # loads. Concurrent requests share them; 1 gives the most requests per second under load.
+    # loads. Concurrent requests share them; on 2 cores all of them (the default) gave both the
+    # lowest latency and the most requests per second (`newsqa bench`, README).
     threads: int = Field(default_factory=default_threads, ge=1)
 
     # Extractive answers: sentences of the top passages are ranked; the service

@@ -141,9 +141,10 @@ class Index:
         diluted by the rest of it. Best first."""
         assert vector is not None
         scores, rows = self.stored.dense.search(vector[None, :], min(depth, self.stored.dense.ntotal))
-        found = [(int(row), float(score)) for row, score in zip(rows[0], scores[0], strict=True) if row >= 0]
-        rescored = [(row, max(score, self._best_sentence(row, vector))) for row, score in found]
-        return sorted(rescored, key=lambda item: (-item[1], item[0]))
+        found = rows[0] >= 0
+        rows = rows[0][found]
+        scores = np.maximum(scores[0][found], self._best_sentences(rows, vector))
+        return sorted(zip(rows.tolist(), scores.tolist(), strict=True), key=lambda item: (-item[1], item[0]))
 
     def _sentence_vectors(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         first, last = self.sentence_rows[row], self.sentence_rows[row + 1]
@@ -151,9 +152,20 @@ class Index:
             self.stored.sentence_vectors[first:last], dtype=np.float32
         )
 
-    def _best_sentence(self, row: int, vector: np.ndarray) -> float:
-        _, vectors = self._sentence_vectors(row)
-        return float((vectors @ vector).max()) if len(vectors) else -1.0
+    def _best_sentences(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """The best cosine to `vector` among the sentences of each passage in `rows` (-1 for none)."""
+        firsts, lasts = self.sentence_rows[rows], self.sentence_rows[rows + 1]
+        counts = lasts - firsts
+        best = np.full(len(rows), -1.0, dtype=np.float32)
+        if counts.sum() == 0:
+            return best
+        # Rows of all their sentences, passage after passage, in one read of the memory map.
+        starts = np.cumsum(counts) - counts
+        sentences = np.repeat(firsts - starts, counts) + np.arange(counts.sum())
+        similarity = np.asarray(self.stored.sentence_vectors[sentences], dtype=np.float32) @ vector
+        some = counts > 0
+        best[some] = np.maximum.reduceat(similarity, starts[some])
+        return best
 
     def _sentences_of(self, citation: Citation) -> tuple[list[tuple[int, int]], np.ndarray]:
         sentences, vectors = self._sentence_vectors(self.rows[citation.chunk_id])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,3 +35,24 @@ def bundled(bundled_settings: Settings, embedder: Embedder) -> Index:
 def client(bundled: Index, bundled_settings: Settings, embedder: Embedder) -> Iterator[TestClient]:
     with TestClient(create_app(bundled_settings, embedder)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium, started once per session and shared by every browser test (two
+    Playwright managers cannot run in one process)."""
+    from test_page import CHROMIUM, CHROMIUM_ARGS, PlaywrightError, sync_playwright
+
+    if sync_playwright is None:
+        pytest.skip("playwright is not installed: pip install -c constraints.txt -e '.[test]'")
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: run `make browser` (apt-get install chromium)")
+    manager = sync_playwright().start()
+    try:
+        chromium = manager.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    except PlaywrightError as exc:
+        manager.stop()
+        pytest.skip(f"Chromium at {CHROMIUM} would not start: {exc}")
+    yield chromium
+    chromium.close()
+    manager.stop()

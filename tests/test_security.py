@@ -305,32 +305,28 @@ def test_the_article_view_is_locked_without_the_token(guarded, bundled):
 # --- the page in a browser, with a token -------------------------------------------------
 
 
-def test_the_page_asks_for_the_token_once_and_sends_it(bundled, bundled_settings, embedder):
+def test_the_page_asks_for_the_token_once_and_sends_it(bundled, bundled_settings, embedder, browser):
     # The browser helpers of tests/test_page.py (pytest puts tests/ on the path).
-    from test_page import CHROMIUM, CHROMIUM_ARGS, VAN_SON, expect, serving, sync_playwright
+    from test_page import VAN_SON, expect, serving
 
-    if sync_playwright is None or not CHROMIUM.exists():
-        pytest.skip("needs playwright and Chromium (see tests/test_page.py)")
     app = create_app(bundled_settings.model_copy(update={"api_token": SecretStr(READER_TOKEN)}), embedder)
-    with serving(app) as base_url, sync_playwright() as manager:
-        browser = manager.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page, prompts = page_answering(browser, base_url, READER_TOKEN)
-            page.goto("/?" + urlencode({"q": VAN_SON}))
-            expect(page.locator("#answer .answer-text")).to_be_visible()
-            assert page.evaluate("sessionStorage.getItem('newsqa-token')") == READER_TOKEN
-            # The article view is locked for a plain link; its script asks again with the token.
-            page.locator("#citations > li").first.locator("h3 a").click()
-            expect(page.locator("#cited")).to_be_focused()
-            assert page.locator("#locked").count() == 0
-            assert prompts == ["This archive needs an access token:"]  # once, for the whole tab
+    with serving(app) as base_url:
+        page, prompts = page_answering(browser, base_url, READER_TOKEN)
+        page.goto("/?" + urlencode({"q": VAN_SON}))
+        expect(page.locator("#answer .answer-text")).to_be_visible()
+        assert page.evaluate("sessionStorage.getItem('newsqa-token')") == READER_TOKEN
+        # The article view is locked for a plain link; its script asks again with the token.
+        page.locator("#citations > li").first.locator("h3 a").click()
+        expect(page.locator("#cited")).to_be_focused()
+        assert page.locator("#locked").count() == 0
+        assert prompts == ["This archive needs an access token:"]  # once, for the whole tab
+        page.context.close()
 
-            page, prompts = page_answering(browser, base_url, "wrong")
-            page.goto("/?" + urlencode({"q": VAN_SON}))
-            expect(page.locator("#error")).to_contain_text(WRONG)
-            assert page.evaluate("sessionStorage.getItem('newsqa-token')") is None
-        finally:
-            browser.close()
+        page, prompts = page_answering(browser, base_url, "wrong")
+        page.goto("/?" + urlencode({"q": VAN_SON}))
+        expect(page.locator("#error")).to_contain_text(WRONG)
+        assert page.evaluate("sessionStorage.getItem('newsqa-token')") is None
+        page.context.close()
 
 
 def page_answering(browser: Any, base_url: str, token: str) -> tuple[Any, list[str]]:
