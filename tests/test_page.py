@@ -21,7 +21,7 @@ from indexer.settings import load_settings
 from service.api import create_app
 
 try:
-    from playwright.sync_api import Error as PlaywrightError  # noqa: F401 (conftest's browser)
+    from playwright.sync_api import Error as PlaywrightError  # conftest.py's browser fixture uses it
     from playwright.sync_api import Page, expect, sync_playwright
 except ImportError:  # the browser tests skip, saying what to install
     sync_playwright = None
