@@ -44,8 +44,10 @@ class Vocabulary:
         self.columns: dict[str, int] = lexical.vocab_dict
         self.indptr: np.ndarray = lexical.scores["indptr"]
         self.rows: np.ndarray = lexical.scores["indices"]
-        self.passage_docs = [passage.doc_id for passage in passages]
-        self.documents = len(set(self.passage_docs))
+        self.document_ids = sorted({passage.doc_id for passage in passages})
+        number = {doc_id: i for i, doc_id in enumerate(self.document_ids)}
+        self.passage_docs = np.array([number[passage.doc_id] for passage in passages], dtype=np.int64)
+        self.documents = len(self.document_ids)
 
     def passages_with(self, term: str) -> np.ndarray:
         """Rows of the passages (title included) that contain `term`."""
@@ -60,7 +62,7 @@ class Vocabulary:
         return math.log(1 + len(self.passage_docs) / seen) if seen else None
 
     def documents_with(self, term: str) -> set[str]:
-        return {self.passage_docs[row] for row in self.passages_with(term)}
+        return {self.document_ids[i] for i in np.unique(self.passage_docs[self.passages_with(term)])}
 
     def unknown_numbers(self, question: str) -> list[str]:
         """Numbers in the question (years, figures, document numbers) the archive never mentions."""

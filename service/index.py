@@ -90,12 +90,13 @@ class Index:
         started = time.perf_counter()
         _check_query(question, top_k, mode)
         vector = self.embedder.embed([question])[0]
-        citations = self._citations(question, vector, top_k, mode)
-        best_similarity, _ = self.stored.dense.search(vector[None, :], 1)
+        nearest = self._nearest(vector, max(self.settings.candidates, top_k))
+        citations = self._citations(question, vector, top_k, mode, nearest)
+        closest = float(nearest[1][0]) if len(nearest[1]) else -1.0  # in the whole index
         answer = None
         if (
             citations
-            and best_similarity[0][0] >= self.settings.abstain_threshold
+            and closest >= self.settings.abstain_threshold
             and not self.vocabulary.unknown_numbers(question)
         ):
             answer = extract_answer(
@@ -115,35 +116,55 @@ class Index:
         )
 
     def rank(
-        self, query: str, top_k: int, mode: Mode = "hybrid", vector: np.ndarray | None = None
+        self,
+        query: str,
+        top_k: int,
+        mode: Mode = "hybrid",
+        vector: np.ndarray | None = None,
+        nearest: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> list[tuple[int, float]]:
         """The `top_k` best passages for `query` as (row in `stored.passages`, score), best first.
 
         Unlike `search`, `top_k` is not capped, for evaluations that need deep rankings; pass
-        the query's `vector` when it is already embedded (dense and hybrid modes need one).
+        the query's `vector` when it is already embedded (dense and hybrid modes need one), and
+        its `nearest` passages when they are already looked up.
         """
         if vector is None and mode != "lexical":
             vector = self.embedder.embed([query])[0]
         depth = max(self.settings.candidates, top_k)
-        if mode == "dense":
-            return self._dense(vector, depth)[:top_k]
         if mode == "lexical":
             return self._lexical(query, top_k)
-        return self._fuse(self._dense(vector, depth), self._lexical(query, depth))[:top_k]
+        assert vector is not None
+        if nearest is None or len(nearest[0]) < min(depth, self.stored.dense.ntotal):
+            nearest = self._nearest(vector, depth)
+        dense = self._dense(vector, nearest)
+        if mode == "dense":
+            return dense[:top_k]
+        return self._fuse(dense, self._lexical(query, depth))[:top_k]
 
-    def _citations(self, query: str, vector: np.ndarray | None, top_k: int, mode: Mode) -> list[Citation]:
-        ranked = self.rank(query, top_k, mode, vector)
+    def _citations(
+        self,
+        query: str,
+        vector: np.ndarray | None,
+        top_k: int,
+        mode: Mode,
+        nearest: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> list[Citation]:
+        ranked = self.rank(query, top_k, mode, vector, nearest)
         return [self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked, start=1)]
 
-    def _dense(self, vector: np.ndarray | None, depth: int) -> list[tuple[int, float]]:
-        """The `depth` passages nearest to `vector`, each scored by the better of its own cosine
-        and its best sentence's: a passage whose one sentence answers the question is not
-        diluted by the rest of it. Best first."""
-        assert vector is not None
+    def _nearest(self, vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosines of the `depth` passages nearest to `vector` in the dense index."""
         scores, rows = self.stored.dense.search(vector[None, :], min(depth, self.stored.dense.ntotal))
         found = rows[0] >= 0
-        rows = rows[0][found]
-        scores = np.maximum(scores[0][found], self._best_sentences(rows, vector))
+        return rows[0][found], scores[0][found]
+
+    def _dense(self, vector: np.ndarray, nearest: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, float]]:
+        """The `nearest` passages, each scored by the better of its own cosine and its best
+        sentence's: a passage whose one sentence answers the question is not diluted by the
+        rest of it. Best first."""
+        rows, cosines = nearest
+        scores = np.maximum(cosines, self._best_sentences(rows, vector))
         return sorted(zip(rows.tolist(), scores.tolist(), strict=True), key=lambda item: (-item[1], item[0]))
 
     def _sentence_vectors(self, row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,8 +197,11 @@ class Index:
         if not known:
             return []
         scores = self.stored.lexical.get_scores(known)
-        top = np.argsort(-scores, kind="stable")[:depth]
-        return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
+        matched = np.flatnonzero(scores > 0)
+        if len(matched) > depth:  # the best `depth` without sorting the whole archive
+            matched = matched[np.argpartition(-scores[matched], depth - 1)[:depth]]
+        found = ((int(row), float(scores[row])) for row in matched)
+        return sorted(found, key=lambda item: (-item[1], item[0]))
 
     def _fuse(
         self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
