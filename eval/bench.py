@@ -123,6 +123,31 @@ class SampledEmbedder(Embedder):
             vectors[start : start + size] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
         return vectors
 
+    def embed_spans(
+        self,
+        texts: list[str],
+        spans: list[list[tuple[int, int]]],
+        batch_size: int = 32,
+        progress: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `embed`: real vectors for the sample; beyond it, each passage a noisy copy and
+        each of its sentences a noisy copy of the passage's."""
+        if len(texts) <= self.sample:
+            return super().embed_spans(texts, spans, batch_size, progress)
+        sample = self.sample
+        real, real_spans = super().embed_spans(texts[:sample], spans[:sample], batch_size, progress)
+        rng = np.random.default_rng(self.seed)
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        vectors[: self.sample] = real
+        rest = len(texts) - self.sample
+        noise = rng.normal(scale=SPREAD, size=(rest, self.dimension))
+        noisy = real[rng.integers(0, self.sample, rest)] + noise
+        vectors[self.sample :] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+        owners = np.repeat(np.arange(self.sample, len(texts)), [len(each) for each in spans[self.sample :]])
+        sentences = vectors[owners] + rng.normal(scale=SPREAD, size=(len(owners), self.dimension))
+        sentences /= np.linalg.norm(sentences, axis=1, keepdims=True)
+        return vectors, np.concatenate([real_spans, sentences.astype(np.float32)])
+
 
 def run_bench(options: BenchOptions, settings: Settings, say: Callable[[str], None]) -> dict[str, Any]:
     """Run the benchmark `options` describe; returns the report (see `markdown` for its shape)."""
