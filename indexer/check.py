@@ -26,6 +26,7 @@ from indexer.store import (
     VECTORS,
     _read_jsonl,
     corpus_fingerprint,
+    file_sha256,
     read_manifest,
     read_vectors,
     resolve,
@@ -65,11 +66,12 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
     """Check the index version `root` points to (or `root` itself, if it is one).
 
     Checks that the manifest is readable and of a format this newsqa reads; that every file
-    it lists is there at the recorded size; that each part loads; that the manifest's counts,
-    the documents, passages, FAISS vectors and BM25 rows agree; that every passage's offsets
-    give its text back from its document; that vectors.npy has a unit vector per passage, equal
-    to the FAISS index's own float copy (flat, or the exact re-scoring copy of IVF); and, with
-    `embedder`, that re-embedding a sample of passages finds each one's own vector, i.e. that
+    it lists is there at the recorded size and sha256 (so same-size damage is found too); that
+    each part loads; that the manifest's counts, the documents, passages, FAISS vectors and
+    BM25 rows agree; that every passage's offsets give its text back from its document; that
+    every sentence lies inside its passage; that vectors.npy has a unit vector per passage,
+    equal to the FAISS index's own float copy (flat, or the exact re-scoring copy of IVF); and,
+    with `embedder`, that re-embedding a sample of passages finds each one's own vector, i.e. that
     row i of the FAISS index is passage i.
     """
     report = CheckReport()
@@ -82,6 +84,7 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
     report.folder = folder
     problems = report.problems
 
+    hashes = manifest.get("sha256", {})  # same-size damage: flipped bytes, say
     for name, size in manifest.get("files", {}).items():
         path = folder / name
         if not path.is_file():
@@ -90,6 +93,8 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
             problems.append(
                 f"{path}: {path.stat().st_size} bytes, the manifest recorded {size} (changed or truncated)"
             )
+        elif name in hashes and file_sha256(path) != hashes[name]:
+            problems.append(f"{path}: content differs from the sha256 the manifest recorded (damaged)")
 
     def load(path: Path, read: Callable[[], T]) -> T | None:
         try:

@@ -136,6 +136,7 @@ def write_index(
             "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
             "corpus_sha256": corpus_fingerprint(documents),
             "files": _file_sizes(tmp),
+            "sha256": {name: file_sha256(tmp / name) for name in _file_sizes(tmp)},
         }
         (tmp / MANIFEST).write_text(json.dumps(full_manifest, indent=2, ensure_ascii=False) + "\n")
         _fsync_tree(tmp)
@@ -274,6 +275,12 @@ def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]
+
+
+def file_sha256(path: Path) -> str:
+    """The file's sha256, read in blocks (index files can be gigabytes)."""
+    with path.open("rb") as data:
+        return hashlib.file_digest(data, "sha256").hexdigest()
 
 
 def _file_sizes(folder: Path) -> dict[str, int]:

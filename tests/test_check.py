@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import rerecord
 
 from indexer.check import check_index
 from indexer.embed import Embedder
@@ -50,6 +51,7 @@ def test_a_changed_passage_offset_is_named(index_copy, embedder):
     passage["start"] += 1
     lines[3] = json.dumps(passage, ensure_ascii=False)
     path.write_text("\n".join(lines) + "\n")
+    rerecord(version(index_copy))
 
     problems = check_index(index_copy, embedder).problems
     assert problems[0] == (
@@ -78,6 +80,7 @@ def test_vectors_out_of_line_with_passages_are_found(index_copy, embedder: Embed
     lines = path.read_text().splitlines()
     lines[0], lines[-1] = lines[-1], lines[0]
     path.write_text("\n".join(lines) + "\n")
+    rerecord(version(index_copy))
 
     # Without the model only the sentences tell: theirs are where the old passages were.
     (problem,) = check_index(index_copy).problems
@@ -100,6 +103,7 @@ def test_vectors_out_of_line_with_their_passages_are_found_by_re_embedding(index
     swapped[: last_rows.sum(), 0] = 0
     swapped[len(swapped) - first_rows.sum() :, 0] = last
     np.save(sentences_path, swapped)  # (the sentence vectors are not swapped: nothing reads them here)
+    rerecord(version(index_copy))
 
     assert check_index(index_copy).problems == []  # without the model nothing else can tell
     (problem,) = check_index(index_copy, embedder).problems
@@ -143,6 +147,17 @@ def test_sentences_outside_their_passage_are_named(index_copy):
     path = version(index_copy) / SENTENCES
     sentences = np.load(path)
     sentences[3, 2] = 10**9  # ends far past its passage
-    np.save(path, sentences)  # same size: only the content check can find it
+    np.save(path, sentences)
+    rerecord(version(index_copy))  # sizes and hashes agree: only the content check can find it
     problems = check_index(index_copy).problems
     assert problems == [f"{path}: 1 sentence(s) outside their passage (rows 3)"]
+
+
+def test_same_size_damage_is_found_by_its_hash(index_copy):
+    path = version(index_copy) / DENSE
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF  # a flipped byte inside the vectors: every size and count still agrees
+    path.write_bytes(bytes(data))
+    assert f"{path}: content differs from the sha256 the manifest recorded (damaged)" in (
+        check_index(index_copy).problems
+    )
