@@ -61,8 +61,9 @@ class Vocabulary:
         seen = len(self.passages_with(term))
         return math.log(1 + len(self.passage_docs) / seen) if seen else None
 
-    def documents_with(self, term: str) -> set[str]:
-        return {self.document_ids[i] for i in np.unique(self.passage_docs[self.passages_with(term)])}
+    def documents_with(self, term: str) -> np.ndarray:
+        """Numbers (indices into `document_ids`) of the documents that contain `term`, sorted."""
+        return np.unique(self.passage_docs[self.passages_with(term)])
 
     def unknown_numbers(self, question: str) -> list[str]:
         """Numbers in the question (years, figures, document numbers) the archive never mentions."""
@@ -81,12 +82,12 @@ class Vocabulary:
         "CT03"; not "Party" or "Committee")."""
         words = _WORD.findall(question)[1:]
         named = {term for word in words if word[0].isupper() or _DIGIT.search(word) for term in terms(word)}
-        subject: set[str] | None = None
+        subject: np.ndarray | None = None
         for term in named:
             documents = self.documents_with(term)
             if 0 < len(documents) <= self.documents / 2:
-                subject = documents if subject is None else subject & documents
-        return subject
+                subject = documents if subject is None else np.intersect1d(subject, documents, True)
+        return None if subject is None else {self.document_ids[i] for i in subject}
 
 
 def asks_for_number(question: str) -> bool:
