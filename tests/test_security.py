@@ -5,18 +5,14 @@ from __future__ import annotations
 import hmac
 import http.client
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
-import uvicorn
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from helpers import serving
 from pydantic import SecretStr
 
 from indexer.settings import Settings, load_settings
@@ -179,28 +175,9 @@ def test_streamed_bodies_are_counted(limited_app):
         assert (refused.status_code, refused.json()) == (413, {"detail": TOO_LARGE})
 
 
-@contextmanager
-def serving(app: FastAPI) -> Iterator[int]:
-    """`app` under uvicorn on a free loopback port, in a background thread; yields the port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 def test_the_limit_holds_on_a_real_server(limited_app):
-    with serving(limited_app) as port:
+    with serving(limited_app) as base_url:
+        port = urlsplit(base_url).port
 
         def post_chunked(size: int) -> tuple[int, dict[str, Any]]:
             body = padded_question(size)
@@ -307,7 +284,7 @@ def test_the_article_view_is_locked_without_the_token(guarded, bundled):
 
 def test_the_page_asks_for_the_token_once_and_sends_it(bundled, bundled_settings, embedder, browser):
     # The browser helpers of tests/test_page.py (pytest puts tests/ on the path).
-    from test_page import VAN_SON, expect, serving
+    from test_page import VAN_SON, expect
 
     app = create_app(bundled_settings.model_copy(update={"api_token": SecretStr(READER_TOKEN)}), embedder)
     with serving(app) as base_url:
