@@ -100,28 +100,14 @@ class SampledEmbedder(Embedder):
 
     Only for benchmarking archives too large to embed on 2 cores in a bench run: the index has
     the real passage count, texts and BM25 terms, but its vectors beyond the sample do not
-    describe their passages. Short lists (queries, answer sentences) are embedded for real.
+    describe their passages. Builds embed through `embed_spans`, the one method sampled here;
+    queries go through `embed` and are embedded for real.
     """
 
     def __init__(self, embedder: Embedder, sample: int, seed: int = 0) -> None:
         self.__dict__.update(embedder.__dict__)  # the same loaded model, not a copy
         self.sample = sample
         self.seed = seed
-
-    def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        if len(texts) <= self.sample:
-            return super().embed(texts, batch_size, progress)
-        real = super().embed(texts[: self.sample], batch_size, progress)
-        rng = np.random.default_rng(self.seed)
-        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        vectors[: self.sample] = real
-        for start in range(self.sample, len(texts), 50_000):
-            size = min(50_000, len(texts) - start)
-            noisy = real[rng.integers(0, self.sample, size)] + rng.normal(
-                scale=SPREAD, size=(size, self.dimension)
-            ).astype(np.float32)
-            vectors[start : start + size] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
-        return vectors
 
     def embed_spans(
         self,
