@@ -44,9 +44,9 @@ from service.security import protect, require_reader
 log = logging.getLogger(__name__)
 
 
-def get_index(request: Request, response: Response) -> Index:
+async def get_index(request: Request, response: Response) -> Index:
     """The index this request uses from start to end, whatever reloads happen meanwhile;
-    `X-Index-Version` names it."""
+    `X-Index-Version` names it. Async: it never blocks, so it runs on the event loop."""
     index: Index | None = request.app.state.index
     if index is None:
         raise IndexUnavailableError(request.app.state.index_error)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from indexer.clean import Document
 from indexer.errors import DocumentNotFoundError
-from service.security import require_reader
+from service.security import check_reader
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSET_TYPES = {
@@ -77,7 +77,7 @@ def read_page(
     """
     back = _back_link(q, mode)
     try:
-        require_reader(request)
+        check_reader(request)
     except HTTPException:
         # A link followed in the browser carries no token: read.js asks again with it.
         main = (
