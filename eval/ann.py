@@ -1,6 +1,11 @@
 """Exact against approximate dense search on synthetic vectors: recall@10, latency, memory.
 
     python -m eval.ann --passages 1000000
+    python -m eval.ann --passages 1000000 --keep DIR   # also keep the index, queries and truth
+    python -m eval.ann --search DIR                    # only load DIR's index and search it
+
+`--search` loads nothing but the index file, so its memory can be measured on its own, e.g.
+in a cgroup limited to 1 GiB after dropping the page cache (see the README).
 
 Passages are unit vectors around `passages / 200` random topics, spread so that a query's best
 match has a cosine near 0.73 and its 10th near 0.71 (many near ties, as in a news archive). The
@@ -10,6 +15,7 @@ approximate index is built and loaded through `indexer.dense`, as `newsqa index`
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +24,7 @@ import faiss
 import numpy as np
 
 from indexer.dense import build_dense, dense_spec, read_dense
+from indexer.settings import Settings
 
 DIMENSION = 384
 SPREAD = 0.035
@@ -55,8 +62,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=200_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="write the index, queries and truth into this folder")
+    parser.add_argument("--search", type=Path, help="search the index a --keep run left in this folder")
     args = parser.parse_args()
     faiss.omp_set_num_threads(args.threads)
+    if args.search:
+        spec = json.loads((args.search / "spec.json").read_text())
+        queries, truth = np.load(args.search / "queries.npy"), np.load(args.search / "truth.npy")
+        report(args.search / "dense.faiss", spec, queries, truth, [int(spec["nprobe"])] * 3)
+        return
     rng = np.random.default_rng(0)
     topics = rng.normal(size=(max(100, args.passages // 200), DIMENSION)).astype(np.float32)
     topics /= np.linalg.norm(topics, axis=1, keepdims=True)
@@ -72,25 +86,41 @@ def main() -> None:
     )
     del exact
 
-    spec = dense_spec(args.passages, "ivf-sq8", 0, nprobe=64)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "dense.faiss"
+    spec = dense_spec(args.passages, "ivf-sq8", 0, nprobe=Settings().ivf_nprobe)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "dense.faiss"
         started = time.perf_counter()
         faiss.write_index(build_dense(vectors, spec), str(path))
         print(f"{spec}: built in {time.perf_counter() - started:.0f} s, {path.stat().st_size / 1e6:.0f} MB")
         del vectors
-        before = resident_mb()
-        approximate = read_dense(path, spec)
-        for nprobe in (16, 32, 64, 128):
-            faiss.extract_index_ivf(approximate).nprobe = nprobe
-            _, found = approximate.search(queries, K)
-            recall = np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)])
-            grown = {key: value - before[key] for key, value in resident_mb().items()}
-            print(
-                f"  nprobe {nprobe}: recall@10 {recall:.3f}, {per_query_ms(approximate, queries):.2f} "
-                f"ms/query; resident since load {grown['RssAnon']} MB anonymous, "
-                f"{grown['RssFile']} MB mapped file"
-            )
+        if args.keep:
+            (folder / "spec.json").write_text(json.dumps(spec) + "\n")
+            np.save(folder / "queries.npy", queries)
+            np.save(folder / "truth.npy", truth)
+        report(path, spec, queries, truth, [16, 32, 64, 128])
+
+
+def report(
+    path: Path, spec: dict[str, object], queries: np.ndarray, truth: np.ndarray, probes: list[int]
+) -> None:
+    """Load the index at `path` and print recall@10, latency and resident memory per nprobe
+    (the first round also reads the pages it needs from disk, if they are not cached)."""
+    before = resident_mb()
+    started = time.perf_counter()
+    approximate = read_dense(path, spec)
+    print(f"loaded in {time.perf_counter() - started:.2f} s")
+    for nprobe in probes:
+        faiss.extract_index_ivf(approximate).nprobe = nprobe
+        _, found = approximate.search(queries, K)
+        recall = np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)])
+        latency = per_query_ms(approximate, queries)
+        grown = {key: value - before[key] for key, value in resident_mb().items()}
+        print(
+            f"  nprobe {nprobe}: recall@10 {recall:.3f}, {latency:.2f} ms/query; resident since load "
+            f"{grown['RssAnon']} MB anonymous, {grown['RssFile']} MB mapped file"
+        )
 
 
 if __name__ == "__main__":
