@@ -84,12 +84,14 @@ def load_encoder(
     backend: str,
     cache_dir: Path,
     threads: int | None = None,
+    exact: bool = True,
 ) -> Encoder:
     """The transformer (a Hugging Face model returning `last_hidden_state`) run by `backend`.
 
     It is exported into `cache_dir` the first time, traced on `example` (tokenizer output as
     torch tensors, for texts of different lengths so that padding is part of the trace), and
     loaded from there afterwards. `threads` caps the runtime's threads (default: its own choice).
+    `exact=False` lets OpenVINO compute at its own precision (see below).
     """
     input_names = list(example)
     folder = cache_dir / "exports" / _export_key(location, input_names, backend)
@@ -111,10 +113,11 @@ def load_encoder(
         return lambda inputs: session.run(None, {name: inputs[name] for name in accepted})[0]
     import openvino
 
-    # OpenVINO's own precision: bf16 where the CPU has bf16 units (AVX512-BF16, AMX), else f32.
-    # On the development machine bf16 embeds passages 2.2x and a question 1.4x faster, with
-    # vectors at cosine >= 0.99997 to f32 (tests/test_embed_backends.py holds it to torch's).
-    config: dict[str, Any] = {}
+    # Exact: f32. Otherwise OpenVINO's own precision, bf16 where the CPU has bf16 units
+    # (AVX512-BF16, AMX): on the development machine a question embeds 1.4x faster, at cosine
+    # >= 0.99997 to f32. Passages stay f32: bf16 results depend on the shape of the batch a text
+    # is embedded in, so an incremental build would no longer equal a full rebuild.
+    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"} if exact else {}
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = threads
     compiled = openvino.Core().compile_model(str(path), "CPU", config)

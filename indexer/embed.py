@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -93,15 +95,19 @@ class Embedder:
         # being embedded in another thread ("Unable to create tensor"). Counting gets its own.
         self.counting_tokenizer = copy.deepcopy(self.model.tokenizer)
         self.encoder: Encoder | None = None
+        self._query_encoder: Encoder | None = None
+        self._load_encoder = functools.partial(
+            load_encoder,
+            self.model[0].auto_model,
+            location,
+            self._features(["a short text", "a somewhat longer text, so that the batch is padded"]),
+            self.backend,
+            cache_dir or default_cache_dir(),
+            threads,
+        )
+        self._query_lock = threading.Lock()
         if self.backend != "torch":
-            self.encoder = load_encoder(
-                self.model[0].auto_model,
-                location,
-                self._features(["a short text", "a somewhat longer text, so that the batch is padded"]),
-                self.backend,
-                cache_dir or default_cache_dir(),
-                threads,
-            )
+            self.encoder = self._load_encoder()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
@@ -130,6 +136,20 @@ class Embedder:
         else:
             vectors = self._embed_exported(self.encoder, inputs, batch_size, progress)
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The unit vector of one question or query.
+
+        With OpenVINO it runs on a second compilation of the model at the runtime's fastest
+        precision (bf16 on CPUs with bf16 units), compiled on first use: stored vectors stay
+        f32, and a question's vector differs from its f32 one at cosine >= 0.9999.
+        """
+        if self.backend != "openvino":
+            return self.embed([text])[0]
+        with self._query_lock:
+            if self._query_encoder is None:
+                self._query_encoder = self._load_encoder(exact=False)
+        return self._embed_exported(self._query_encoder, [for_model(text)], 1, False)[0]
 
     def embed_spans(
         self,

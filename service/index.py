@@ -75,7 +75,7 @@ class Index:
         """The `top_k` passages for `query`, best first."""
         started = time.perf_counter()
         _check_query(query, top_k, mode)
-        vector = self.embedder.embed([query])[0] if mode != "lexical" else None
+        vector = self.embedder.embed_query(query) if mode != "lexical" else None
         results = self._citations(query, vector, top_k, mode)
         return SearchResponse(query=query, results=results, took_ms=_since(started))
 
@@ -89,7 +89,7 @@ class Index:
         """
         started = time.perf_counter()
         _check_query(question, top_k, mode)
-        vector = self.embedder.embed([question])[0]
+        vector = self.embedder.embed_query(question)
         nearest = self._nearest(vector, max(self.settings.candidates, top_k))
         citations = self._citations(question, vector, top_k, mode, nearest)
         closest = float(nearest[1][0]) if len(nearest[1]) else -1.0  # in the whole index
@@ -130,7 +130,7 @@ class Index:
         its `nearest` passages when they are already looked up.
         """
         if vector is None and mode != "lexical":
-            vector = self.embedder.embed([query])[0]
+            vector = self.embedder.embed_query(query)
         depth = max(self.settings.candidates, top_k)
         if mode == "lexical":
             return self._lexical(query, top_k)

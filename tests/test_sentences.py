@@ -48,13 +48,18 @@ def test_every_passage_stores_its_sentences(bundled: Index) -> None:
 
 def test_asking_embeds_only_the_question(bundled: Index, monkeypatch: pytest.MonkeyPatch) -> None:
     embedded: list[list[str]] = []
-    original = bundled.embedder.embed
+    original, original_query = bundled.embedder.embed, bundled.embedder.embed_query
 
     def counting(texts: list[str], *args: object, **kwargs: object) -> np.ndarray:
         embedded.append(list(texts))
         return original(texts)
 
+    def counting_query(text: str) -> np.ndarray:
+        embedded.append([text])
+        return original_query(text)
+
     monkeypatch.setattr(bundled.embedder, "embed", counting)
+    monkeypatch.setattr(bundled.embedder, "embed_query", counting_query)
     response = bundled.ask("How many hectares of coffee does Na Sang commune maintain?")
     assert embedded == [["How many hectares of coffee does Na Sang commune maintain?"]]
     assert response.answer is not None and "705 hectares of coffee" in response.answer.text
