@@ -14,7 +14,7 @@ from indexer.clean import Document
 from indexer.embed import Embedder
 from indexer.errors import DocumentNotFoundError, QueryError
 from indexer.settings import Mode, Settings
-from indexer.store import StoredIndex, load_index
+from indexer.store import StoredIndex, load_index, prefetch
 from indexer.text import terms
 from service.answer import Vocabulary, extract_answer
 from service.models import MAX_QUESTION_CHARS, MAX_TOP_K, AskResponse, Citation, SearchResponse
@@ -26,6 +26,7 @@ class Index:
     """Retrieval and extractive answers over one loaded index version."""
 
     def __init__(self, stored: StoredIndex, embedder: Embedder, settings: Settings) -> None:
+        prefetch(stored)
         self.stored = stored
         self.embedder = embedder
         self.settings = settings
