@@ -52,6 +52,11 @@ def per_query_ms(index: faiss.Index, queries: np.ndarray) -> float:
     return (time.perf_counter() - started) / len(queries) * 1000
 
 
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of each row of `truth` (exact nearest neighbours) that `found` holds too."""
+    return float(np.mean([len(set(a) & set(b)) / truth.shape[1] for a, b in zip(found, truth, strict=True)]))
+
+
 def resident_mb() -> dict[str, int]:
     """The process's anonymous and file-backed (page cache, e.g. memory-mapped) resident memory."""
     fields = dict(line.split(":") for line in Path("/proc/self/status").read_text().splitlines())
@@ -114,11 +119,11 @@ def report(
     for nprobe in probes:
         faiss.extract_index_ivf(approximate).nprobe = nprobe
         _, found = approximate.search(queries, K)
-        recall = np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)])
+        share = recall(found, truth)
         latency = per_query_ms(approximate, queries)
         grown = {key: value - before[key] for key, value in resident_mb().items()}
         print(
-            f"  nprobe {nprobe}: recall@10 {recall:.3f}, {latency:.2f} ms/query; resident since load "
+            f"  nprobe {nprobe}: recall@10 {share:.3f}, {latency:.2f} ms/query; resident since load "
             f"{grown['RssAnon']} MB anonymous, {grown['RssFile']} MB mapped file"
         )
 

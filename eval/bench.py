@@ -334,7 +334,7 @@ def dense_recall(dense: faiss.Index, queries: np.ndarray) -> float:
     depth = min(K, dense.ntotal)
     _, truth = exact.search(queries, depth)
     _, found = dense.search(queries, depth)
-    return round(float(np.mean([len(set(a) & set(b)) / depth for a, b in zip(found, truth, strict=True)])), 3)
+    return round(ann.recall(found, truth), 3)
 
 
 def http_run(
@@ -495,7 +495,7 @@ def vector_run(count: int, settings: Settings, queries: int, work: Path) -> dict
         size_mb = round(path.stat().st_size / 1e6, 1)
     finally:
         path.unlink(missing_ok=True)
-    recall = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)]))
+    recall = ann.recall(found, truth)
     p50 = _percentile(latencies, 50)
     return {
         "passages": count,

@@ -370,7 +370,7 @@ def bench(
         duration_s=duration,
         naive_runs=naive_runs,
         server_threads=threads,
-        real_embed_limit=sys.maxsize if embed_all else 50_000,
+        real_embed_limit=sys.maxsize if embed_all else BenchOptions.real_embed_limit,
         reuse=reuse,
     )
     report = run_bench(options, load_settings(device=device), lambda line: click.echo(line, err=True))
