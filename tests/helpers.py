@@ -4,16 +4,38 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
 from indexer.store import MANIFEST, file_sha256
+
+
+def free_port() -> int:
+    """A loopback port free at the moment of asking, for a server started in another process."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def first_health(server: subprocess.Popen[str], url: str, timeout: float = 120) -> httpx.Response:
+    """The first answer of a `newsqa serve` process at `url` to GET /health, whatever its status;
+    fails the test with the process's output if it exits first or does not answer in `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert server.poll() is None, server.communicate()
+        try:
+            return httpx.get(f"{url}/health", timeout=5)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "newsqa serve did not start"
+            time.sleep(0.2)
 
 
 @contextmanager

@@ -90,19 +90,15 @@ def test_bad_setting_fails_fast(index_dir):
 
 
 def test_serve_builds_a_missing_index_then_answers_over_http(tmp_path):
-    import socket
-    import time
-
     import httpx
+    from helpers import first_health, free_port
 
     articles = tmp_path / "articles"
     articles.mkdir()
     (articles / "tea.txt").write_text(
         "Tea in Yên Châu\n\nFarmers in Yên Châu harvested 300 tonnes of tea in May."
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "NEWSQA_ARTICLES_DIR": str(articles)}
     server = subprocess.Popen(
         [*NEWSQA, "serve", "--index-dir", str(tmp_path / "index"), "--port", str(port)],
@@ -112,15 +108,7 @@ def test_serve_builds_a_missing_index_then_answers_over_http(tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.5)
+        health = first_health(server, f"http://127.0.0.1:{port}")
         assert health.json()["documents"] == 1
         answer = httpx.post(
             f"http://127.0.0.1:{port}/ask", json={"question": "How much tea was harvested in Yen Chau?"}

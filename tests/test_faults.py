@@ -11,7 +11,6 @@ import contextlib
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from helpers import first_health, free_port
 
 from indexer.build import load_documents
 from indexer.check import check_index
@@ -229,12 +229,6 @@ def test_the_cli_says_which_file_is_damaged_in_one_line(index_copy):
         assert line.endswith(f"rebuild it with `newsqa index --index-dir {index_copy}`")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_stays_up_and_answers_503_on_a_damaged_index(index_copy):
     # A supervisor restarting a service that exits would loop; staying up lets probes see why.
     path = resolve(index_copy) / "dense.faiss"
@@ -247,15 +241,7 @@ def test_serve_stays_up_and_answers_503_on_a_damaged_index(index_copy):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.communicate()
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "newsqa serve did not start"
-                time.sleep(0.2)
+        response = first_health(server, f"http://127.0.0.1:{port}")
         detail = response.json()["detail"]
         assert response.status_code == 503 and detail.startswith(f"{path}: damaged, cannot be read (")
         assert httpx.post(f"http://127.0.0.1:{port}/ask", json={"question": "roads?"}).status_code == 503

@@ -9,7 +9,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from helpers import serving
+from helpers import free_port, serving
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -434,12 +433,6 @@ def stored_documents(root: Path, version: str) -> dict[str, str]:
 
 
 # --- kill -9 during writes ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_kill_9_during_writes_leaves_the_old_or_the_new_state(index_copy, embedder):
