@@ -30,6 +30,21 @@ _ASKS_FOR_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_HOW_MANY = re.compile(r"\bhow many\s+([\w-]+)(?:\s+of\s+([\w-]+))?", re.IGNORECASE)
+# A sentence is read with the ones before it, for the question's terms it leaves to them
+# ("..., he said"; "the ward was urged").
+CONTEXT_SENTENCES = 2
+CAPTION_WORDS = 16
+# Where a sentence joins two clauses that each stand alone (not a semicolon: it also
+# separates the items of a list).
+_CLAUSE = re.compile(r",\s+(?:while|whereas)\s+")
+# What a caption's single present-tense sentence does not hold: a past tense or modal verb,
+# a figure, a comma, a quotation.
+_NOT_CAPTION = re.compile(
+    r"\w+ed\b|\b(was|were|had|has|have|said|says|will|would|should|must|can|could|may|might)\b"
+    r"|[\d,;:\"“”]",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[\w'’-]+")
 
 
@@ -99,6 +114,16 @@ def asks_for_number(question: str) -> bool:
     return bool(_ASKS_FOR_NUMBER.search(question))
 
 
+def counted_terms(question: str) -> set[str]:
+    """What a "how many" question counts, and of what: the terms an answer must name.
+
+    "How many hectares of pineapple does Na Sang grow?" -> {"hectar", "pineappl"}: a
+    sentence giving the hectares of coffee does not answer it.
+    """
+    counted = _HOW_MANY.search(question)
+    return {term for word in counted.groups() if word for term in terms(word)} if counted else set()
+
+
 # The sentences of a cited passage: their (start, end) offsets in the document and unit vectors.
 SentencesOf = Callable[[Citation], tuple[list[tuple[int, int]], np.ndarray]]
 
@@ -117,37 +142,78 @@ def extract_answer(
     answering embeds nothing beyond the question.
 
     None when no sentence can answer: only sentences of documents that mention the
-    question's subject (`Vocabulary.subject_documents`) qualify, and for a question asking
-    for a quantity or date only sentences with a digit.
+    question's subject (`Vocabulary.subject_documents`) qualify; for a question asking
+    for a quantity or date only sentences with a digit, and for a "how many" question
+    only those that name what it counts (`counted_terms`).
     """
     subject = vocabulary.subject_documents(question)
     wants_number = asks_for_number(question)
-    # (doc_id, start, end) -> (rank of the best passage holding it, its similarity there)
-    candidates: dict[tuple[str, int, int], tuple[int, float]] = {}
+    counted = counted_terms(question)
+    # Terms the archive never uses cannot tell its sentences apart.
+    weights = {term: vocabulary.idf(term) for term in terms(question)}
+    wanted = {term: weight for term, weight in weights.items() if weight is not None}
+    # (doc_id, start, end) -> its score, from the best-ranked passage holding it; photo
+    # captions apart, as they answer only when no sentence of the story does ("A leader of
+    # Van Son ward speaks at the meeting." is not what Nghiem asked of the ward).
+    scored: dict[tuple[str, int, int], float] = {}
+    captions: dict[tuple[str, int, int], float] = {}
     for citation in citations:
         if subject is not None and citation.doc_id not in subject:
             continue
         text = documents[citation.doc_id].text
         offsets, vectors = sentences_of(citation)
+        context: list[str] = []  # the sentences before, captions left out
         for (start, end), similarity in zip(offsets, vectors @ question_vector, strict=True):
-            if not wants_number or _DIGIT.search(text[start:end]):
-                candidates.setdefault((citation.doc_id, start, end), (citation.rank, float(similarity)))
-    if not candidates:
+            sentence = text[start:end]
+            caption = is_caption(text, start, end)
+            span = (citation.doc_id, start, end)
+            pool = captions if caption else scored
+            qualifies = (not wants_number or _DIGIT.search(sentence)) and counted <= set(terms(sentence))
+            if qualifies and span not in pool:
+                own = _overlap(wanted, sentence)
+                read = _overlap(wanted, " ".join([*context[-CONTEXT_SENTENCES:], sentence]))
+                pool[span] = (
+                    SIMILARITY_WEIGHT * float(similarity)
+                    + OVERLAP_WEIGHT * (own + read) / 2
+                    - RANK_PENALTY * (citation.rank - 1)
+                )
+            if not caption:
+                context.append(sentence)
+    pool = scored or captions
+    if not pool:
         return None
-    spans = list(candidates)
-    sentences = [documents[doc_id].text[start:end] for doc_id, start, end in spans]
-    # Terms the archive never uses cannot tell its sentences apart.
-    weights = {term: vocabulary.idf(term) for term in terms(question)}
-    wanted = {term: weight for term, weight in weights.items() if weight is not None}
-    scores = [
-        SIMILARITY_WEIGHT * candidates[spans[i]][1]
-        + OVERLAP_WEIGHT * _overlap(wanted, sentences[i])
-        - RANK_PENALTY * (candidates[spans[i]][0] - 1)
-        for i in range(len(spans))
-    ]
-    best = int(np.argmax(scores))
-    doc_id, start, end = spans[best]
-    return Answer(text=sentences[best], doc_id=doc_id, start=start, end=end, score=round(scores[best], 6))
+    best = max(pool, key=lambda span: pool[span])
+    doc_id, text = best[0], documents[best[0]].text
+    start, end = _tighten(text, best[1], best[2], wanted)
+    return Answer(text=text[start:end], doc_id=doc_id, start=start, end=end, score=round(pool[best], 6))
+
+
+def is_caption(text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]` is a photo caption: a paragraph of one short sentence with
+    no comma, figure or quotation, told in the present ("A leader of Van Son ward speaks at
+    the meeting.")."""
+    sentence = text[start:end]
+    whole = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+    return (
+        whole
+        and sentence.endswith(".")
+        and len(sentence.split()) <= CAPTION_WORDS
+        and not _NOT_CAPTION.search(sentence)
+    )
+
+
+def _tighten(text: str, start: int, end: int, wanted: dict[str, float]) -> tuple[int, int]:
+    """The clause of the sentence `text[start:end]` that holds more of the question's terms
+    than any other ("..., while Van Son ward was instructed to ..."), or the whole sentence."""
+    bounds = [start, *(m for cut in _CLAUSE.finditer(text, start, end) for m in cut.span()), end]
+    clauses = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
+    if len(clauses) == 1:
+        return start, end
+    overlaps = [_overlap(wanted, text[s:e]) for s, e in clauses]
+    best = max(overlaps)
+    if overlaps.count(best) > 1:
+        return start, end
+    return clauses[overlaps.index(best)]
 
 
 def _overlap(wanted: dict[str, float], sentence: str) -> float:

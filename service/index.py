@@ -17,7 +17,7 @@ from indexer.settings import Mode, Settings
 from indexer.store import StoredIndex, load_index, prefetch
 from indexer.text import terms
 from service.answer import Vocabulary, extract_answer
-from service.models import MAX_QUESTION_CHARS, MAX_TOP_K, AskResponse, Citation, SearchResponse
+from service.models import MAX_QUESTION_CHARS, MAX_TOP_K, Answer, AskResponse, Citation, SearchResponse
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
 
@@ -81,7 +81,8 @@ class Index:
         return SearchResponse(query=query, results=results, took_ms=_since(started))
 
     def ask(self, question: str, top_k: int = 5, mode: Mode = "hybrid") -> AskResponse:
-        """The `top_k` passages for `question` and the sentence among them that best answers it.
+        """The `top_k` passages for `question` and the sentence among them that best answers it;
+        the passage holding the answer is cited first.
 
         Abstains (no answer) when even the closest passage in the whole index is less
         similar to the question than `settings.abstain_threshold`, when the question names
@@ -91,8 +92,12 @@ class Index:
         started = time.perf_counter()
         _check_query(question, top_k, mode)
         vector = self.embedder.embed_query(question)
-        nearest = self._nearest(vector, max(self.settings.candidates, top_k))
-        citations = self._citations(question, vector, top_k, mode, nearest)
+        depth = max(self.settings.candidates, top_k)
+        nearest = self._nearest(vector, depth)
+        ranked = self.rank(question, depth, mode, vector, nearest)
+        citations = [
+            self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked[:top_k], start=1)
+        ]
         closest = float(nearest[1][0]) if len(nearest[1]) else -1.0  # in the whole index
         answer = None
         if (
@@ -108,6 +113,8 @@ class Index:
                 self._sentences_of,
                 self.vocabulary,
             )
+        if answer is not None:
+            citations = self._cite_answer(answer, ranked, top_k)
         return AskResponse(
             question=question,
             answer=answer,
@@ -190,8 +197,19 @@ class Index:
         return best
 
     def _sentences_of(self, citation: Citation) -> tuple[list[tuple[int, int]], np.ndarray]:
-        sentences, vectors = self._sentence_vectors(self.rows[citation.chunk_id])
-        return [(int(start), int(end)) for _, start, end in sentences], vectors
+        """The sentences of the cited passage and of the passage after it in its document,
+        in document order: a list of instructions or figures often runs on past a passage's end."""
+        row = self.rows[citation.chunk_id]
+        sentences, vectors = self._sentence_vectors(row)
+        spans = [(int(start), int(end)) for _, start, end in sentences]
+        following = row + 1
+        if following < len(self.passages) and self.passages[following].doc_id == citation.doc_id:
+            more, more_vectors = self._sentence_vectors(following)
+            last = spans[-1][0] if spans else -1
+            keep = [i for i, (_, start, _end) in enumerate(more) if int(start) > last]
+            spans += [(int(more[i][1]), int(more[i][2])) for i in keep]
+            vectors = np.concatenate([vectors, more_vectors[keep]])
+        return spans, vectors
 
     def _lexical(self, query: str, depth: int) -> list[tuple[int, float]]:
         known = [term for term in terms(query) if term in self.lexical_terms]
@@ -216,6 +234,23 @@ class Index:
         for row, score in lexical:
             fused[row] = fused.get(row, floor) + self.settings.lexical_weight * score / best
         return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+    def _cite_answer(self, answer: Answer, ranked: list[tuple[int, float]], top_k: int) -> list[Citation]:
+        """The `top_k` best of `ranked`, led by the best-ranked passage that holds the answer.
+
+        The answer may come from the passage after a top one (see `_sentences_of`), ranked
+        below `top_k`: it is cited all the same. Each citation keeps its retrieval score."""
+        order = list(range(len(ranked)))
+        for i, (row, _) in enumerate(ranked):
+            passage = self.passages[row]
+            if (
+                passage.doc_id == answer.doc_id
+                and passage.start <= answer.start
+                and answer.end <= passage.end
+            ):
+                order.insert(0, order.pop(i))
+                break
+        return [self._citation(rank, *ranked[i]) for rank, i in enumerate(order[:top_k], start=1)]
 
     def _citation(self, rank: int, row: int, score: float) -> Citation:
         passage = self.stored.passages[row]

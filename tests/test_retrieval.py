@@ -49,6 +49,9 @@ def test_title_header_puts_passages_in_context(bundled):
     [
         ("What did Nghiem ask Thao Nguyen ward to focus on?", MEETING, "high-tech and organic agriculture"),
         ("What was Van Son ward instructed to concentrate on?", MEETING, "industrial clusters"),
+        # The guide's own question: not the photo caption "A leader of Van Son ward speaks at
+        # the meeting.", and the answer lies in the passage after the one that names Nghiem.
+        ("what did Nghiem ask of Van Son ward", MEETING, "industrial clusters"),
         ("How many communes in Son La have met the new rural standards?", RURAL, "65 communes"),
         ("What is the poverty rate in Son La province?", RURAL, "18.66%"),
         ("Who is the head of Na Sang village?", RENEWAL, "Quàng Văn Việt"),
@@ -61,6 +64,13 @@ def test_ask_answers_with_an_exact_sentence(bundled, question, doc_id, fact):
     assert answer is not None and answer.doc_id == doc_id
     assert fact in answer.text
     assert_exact(bundled, [answer, *response.citations])
+
+
+def test_answer_is_the_clause_that_answers(bundled):
+    answer = bundled.ask("what did Nghiem ask of Van Son ward").answer
+    assert answer is not None
+    assert answer.text.startswith("Van Son ward was instructed to concentrate on developing industrial clusters")
+    assert "Moc Son" not in answer.text  # the other clause of the sentence is about another ward
 
 
 @pytest.mark.parametrize(
