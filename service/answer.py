@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -24,7 +25,7 @@ RANK_PENALTY = 0.02
 # Questions whose answer is a figure or a date: a sentence without a digit cannot hold it.
 _ASKS_FOR_NUMBER = re.compile(
     r"\bhow (many|much|large|long|far|old|high)\b"
-    r"|\b(what|which)( is| was| are| were)?( the)? (percentage|proportion|share|number|total"
+    r"|\b(what|which)( is| was| are| were)?( the)?( [\w'’-]+){0,4} (percentage|proportion|share|number|total"
     r"|amount|rate|level|date|year|period)\b"
     r"|^\s*(on |in |since |until )?when\b",
     re.IGNORECASE,
@@ -162,23 +163,23 @@ def extract_answer(
             continue
         text = documents[citation.doc_id].text
         offsets, vectors = sentences_of(citation)
-        context: list[str] = []  # the sentences before, captions left out
+        context: list[frozenset[str]] = []  # terms of the sentences before, captions left out
         for (start, end), similarity in zip(offsets, vectors @ question_vector, strict=True):
             sentence = text[start:end]
+            present = _terms_of(sentence)
             caption = is_caption(text, start, end)
             span = (citation.doc_id, start, end)
             pool = captions if caption else scored
-            qualifies = (not wants_number or _DIGIT.search(sentence)) and counted <= set(terms(sentence))
+            qualifies = (not wants_number or _DIGIT.search(sentence)) and counted <= present
             if qualifies and span not in pool:
-                own = _overlap(wanted, sentence)
-                read = _overlap(wanted, " ".join([*context[-CONTEXT_SENTENCES:], sentence]))
+                read = present.union(*context[-CONTEXT_SENTENCES:])
                 pool[span] = (
                     SIMILARITY_WEIGHT * float(similarity)
-                    + OVERLAP_WEIGHT * (own + read) / 2
+                    + OVERLAP_WEIGHT * (_overlap(wanted, present) + _overlap(wanted, read)) / 2
                     - RANK_PENALTY * (citation.rank - 1)
                 )
             if not caption:
-                context.append(sentence)
+                context.append(present)
     pool = scored or captions
     if not pool:
         return None
@@ -209,18 +210,24 @@ def _tighten(text: str, start: int, end: int, wanted: dict[str, float]) -> tuple
     clauses = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
     if len(clauses) == 1:
         return start, end
-    overlaps = [_overlap(wanted, text[s:e]) for s, e in clauses]
+    overlaps = [_overlap(wanted, _terms_of(text[s:e])) for s, e in clauses]
     best = max(overlaps)
     if overlaps.count(best) > 1:
         return start, end
     return clauses[overlaps.index(best)]
 
 
-def _overlap(wanted: dict[str, float], sentence: str) -> float:
-    """IDF-weighted share of the question's terms that occur in the sentence, so that a
-    rare name counts for more than a word every passage has ("province", "committee")."""
+@lru_cache(maxsize=8192)
+def _terms_of(sentence: str) -> frozenset[str]:
+    """The terms of a sentence, remembered: a sentence is scored once for each passage that
+    holds it, and the stories in the news are asked about again and again."""
+    return frozenset(terms(sentence))
+
+
+def _overlap(wanted: dict[str, float], present: frozenset[str]) -> float:
+    """IDF-weighted share of the question's terms among the `present` terms of a sentence,
+    so that a rare name counts for more than a word every passage has ("province")."""
     total = sum(wanted.values())
     if not total:
         return 0.0
-    present = set(terms(sentence))
     return sum(weight for term, weight in wanted.items() if term in present) / total

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.answer import is_caption
+from indexer.text import terms
+from service.answer import asks_for_number, counted_terms, is_caption
 
 
 def _alone(paragraph: str) -> tuple[str, int, int]:
@@ -20,7 +21,7 @@ def _alone(paragraph: str) -> tuple[str, int, int]:
         "A leader of Van Son ward speaks at the meeting.",
         "A view of the meeting.",
         "Na Sang commune leaders inspect local pineapple-growing areas.",
-        "Officials in Pú Nhung commune provide guidance on caring for fruit trees to improve product quality.",
+        "Officials in Pú Nhung commune provide guidance on caring for fruit trees.",
     ],
 )
 def test_a_short_present_tense_paragraph_is_a_caption(paragraph):
@@ -33,9 +34,9 @@ def test_a_short_present_tense_paragraph_is_a_caption(paragraph):
         "Moc Chau ward should coordinate with other wards to speed up the road project, he said.",
         "He also noted effective coordination between the wards and provincial departments.",
         "The commune has 705 hectares of coffee.",
-        "This demonstrates the strong determination of grassroots-level Party committees, laying the groundwork.",
-        "The provincial leader stressed sound budget management and the disbursement of public investment funds "
-        "for roads and schools across the province.",
+        "This demonstrates the determination of grassroots Party committees, laying the groundwork.",
+        "The provincial leader stressed sound budget management and the disbursement of public "
+        "investment funds for roads and schools across the province.",
     ],
 )
 def test_story_sentences_are_not_captions(paragraph):
@@ -46,3 +47,26 @@ def test_a_caption_sentence_inside_a_paragraph_is_story():
     text = "The wards reported. A leader of Van Son ward speaks at the meeting.\n\nMore."
     start = text.index("A leader")
     assert not is_caption(text, start, text.index("\n"))
+
+
+@pytest.mark.parametrize(
+    ("question", "wants_number"),
+    [
+        ("What was Son La province's poverty rate in 2024?", True),
+        ("What is the poverty rate in Son La province?", True),
+        ("How many communes have met the standards?", True),
+        ("When did the project break ground?", True),
+        ("What did Nghiem ask of Van Son ward?", False),
+        ("Which company is implementing the project?", False),
+    ],
+)
+def test_questions_that_ask_for_a_figure_or_date(question, wants_number):
+    assert asks_for_number(question) is wants_number
+
+
+def test_a_how_many_question_names_what_it_counts():
+    assert counted_terms("How many hectares of pineapple does Na Sang grow?") == set(
+        terms("hectares pineapple")
+    )
+    assert counted_terms("How many communes have met the standards?") == set(terms("communes"))
+    assert counted_terms("How much did the CT03 expressway cost?") == set()

@@ -69,7 +69,9 @@ def test_ask_answers_with_an_exact_sentence(bundled, question, doc_id, fact):
 def test_answer_is_the_clause_that_answers(bundled):
     answer = bundled.ask("what did Nghiem ask of Van Son ward").answer
     assert answer is not None
-    assert answer.text.startswith("Van Son ward was instructed to concentrate on developing industrial clusters")
+    assert answer.text.startswith(
+        "Van Son ward was instructed to concentrate on developing industrial clusters"
+    )
     assert "Moc Son" not in answer.text  # the other clause of the sentence is about another ward
 
 
