@@ -17,11 +17,11 @@ from eval.run import METRICS
 BEIR_FIXTURE = Path(__file__).parent / "data" / "beir-newsqa"
 
 # The regression guard on the bundled set, at the figures measured when the defaults were
-# chosen (README, "Evaluation"): hybrid hit@1 0.755, hit@5 0.796, answer-hit 0.735,
-# abstention recall 0.833, false abstention 0.041.
+# last moved (README, "Evaluation"): hybrid hit@1 0.800, hit@5 0.820, answer-hit 0.760,
+# abstention recall 0.917, false abstention 0.040.
 GUARD = [
-    "--min-hit1", "0.74", "--min-hit5", "0.78", "--min-answer-hit", "0.71",
-    "--min-abstain-recall", "0.8", "--max-false-abstain", "0.05", "--min-citation-exact", "1",
+    "--min-hit1", "0.78", "--min-hit5", "0.80", "--min-answer-hit", "0.74",
+    "--min-abstain-recall", "0.9", "--max-false-abstain", "0.05", "--min-citation-exact", "1",
 ]  # fmt: skip
 
 
