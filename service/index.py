@@ -202,8 +202,9 @@ class Index:
         row = self.rows[citation.chunk_id]
         sentences, vectors = self._sentence_vectors(row)
         spans = [(int(start), int(end)) for _, start, end in sentences]
-        following = row + 1
-        if following < len(self.passages) and self.passages[following].doc_id == citation.doc_id:
+        doc_id, number = citation.chunk_id.rsplit("#", 1)  # ids are "<doc_id>#<n>", in order
+        following = self.rows.get(f"{doc_id}#{int(number) + 1}")
+        if following is not None:
             more, more_vectors = self._sentence_vectors(following)
             last = spans[-1][0] if spans else -1
             keep = [i for i, (_, start, _end) in enumerate(more) if int(start) > last]
