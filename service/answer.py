@@ -125,7 +125,8 @@ def counted_terms(question: str) -> set[str]:
     return {term for word in counted.groups() if word for term in terms(word)} if counted else set()
 
 
-# The sentences of a cited passage: their (start, end) offsets in the document and unit vectors.
+# The sentences of a cited passage (and of the one after it): their (start, end) offsets in
+# the document and unit vectors.
 SentencesOf = Callable[[Citation], tuple[list[tuple[int, int]], np.ndarray]]
 
 
@@ -137,7 +138,8 @@ def extract_answer(
     sentences_of: SentencesOf,
     vocabulary: Vocabulary,
 ) -> Answer | None:
-    """The best-scoring sentence among the `citations`' passages, with its exact offsets.
+    """The best-scoring sentence among the `citations`' passages (as `sentences_of` gives
+    them), or its clause that answers (`_tighten`), with its exact offsets.
 
     Sentences are scored with the vectors the index stored for them (`sentences_of`), so
     answering embeds nothing beyond the question.

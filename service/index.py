@@ -114,7 +114,7 @@ class Index:
                 self.vocabulary,
             )
         if answer is not None:
-            citations = self._cite_answer(answer, ranked, top_k)
+            citations = self._cite_answer(answer, ranked, citations)
         return AskResponse(
             question=question,
             answer=answer,
@@ -236,12 +236,13 @@ class Index:
             fused[row] = fused.get(row, floor) + self.settings.lexical_weight * score / best
         return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
-    def _cite_answer(self, answer: Answer, ranked: list[tuple[int, float]], top_k: int) -> list[Citation]:
-        """The `top_k` best of `ranked`, led by the best-ranked passage that holds the answer.
+    def _cite_answer(
+        self, answer: Answer, ranked: list[tuple[int, float]], citations: list[Citation]
+    ) -> list[Citation]:
+        """`citations` (the best of `ranked`), led by the best-ranked passage that holds the answer.
 
         The answer may come from the passage after a top one (see `_sentences_of`), ranked
-        below `top_k`: it is cited all the same. Each citation keeps its retrieval score."""
-        order = list(range(len(ranked)))
+        below the citations: it is cited all the same. Each citation keeps its retrieval score."""
         for i, (row, _) in enumerate(ranked):
             passage = self.passages[row]
             if (
@@ -249,9 +250,11 @@ class Index:
                 and passage.start <= answer.start
                 and answer.end <= passage.end
             ):
-                order.insert(0, order.pop(i))
-                break
-        return [self._citation(rank, *ranked[i]) for rank, i in enumerate(order[:top_k], start=1)]
+                if i == 0:
+                    return citations  # already first: nothing to reorder
+                order = [i, *(j for j in range(len(ranked)) if j != i)][: len(citations)]
+                return [self._citation(rank, *ranked[j]) for rank, j in enumerate(order, start=1)]
+        return citations
 
     def _citation(self, rank: int, row: int, score: float) -> Citation:
         passage = self.stored.passages[row]
