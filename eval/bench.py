@@ -121,8 +121,9 @@ class SampledEmbedder(Embedder):
         each of its sentences a noisy copy of the passage's."""
         if len(texts) <= self.sample:
             return super().embed_spans(texts, spans, batch_size, progress)
-        sample = self.sample
-        real, real_spans = super().embed_spans(texts[:sample], spans[:sample], batch_size, progress)
+        real, real_spans = super().embed_spans(
+            texts[: self.sample], spans[: self.sample], batch_size, progress
+        )
         rng = np.random.default_rng(self.seed)
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         vectors[: self.sample] = real

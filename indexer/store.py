@@ -127,6 +127,7 @@ def write_index(
         lexical.save(str(tmp / LEXICAL), show_progress=False)
         np.save(tmp / SENTENCES, sentences.astype(np.int64))
         np.save(tmp / SENTENCE_VECTORS, sentence_vectors.astype(np.float16))
+        sizes = _file_sizes(tmp)
         full_manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -135,8 +136,8 @@ def write_index(
             **manifest,
             "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
             "corpus_sha256": corpus_fingerprint(documents),
-            "files": _file_sizes(tmp),
-            "sha256": {name: file_sha256(tmp / name) for name in _file_sizes(tmp)},
+            "files": sizes,
+            "sha256": {name: file_sha256(tmp / name) for name in sizes},
         }
         (tmp / MANIFEST).write_text(json.dumps(full_manifest, indent=2, ensure_ascii=False) + "\n")
         _fsync_tree(tmp)
