@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = embedder or Embedder.from_settings(settings)
-        model.embed_query("warm up")  # compiles the query path now, not in the first question
+        model.warm_up()  # compiles the query path for each question length now, not in a question
         metrics = getattr(app.state, "metrics", None)  # set by `instrument`
         reloader = app.state.reloader = Reloader(app.state, settings, model, metrics)
         reloader.start()
