@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import bm25s
@@ -61,8 +61,8 @@ class Vocabulary:
         self.indptr: np.ndarray = lexical.scores["indptr"]
         self.rows: np.ndarray = lexical.scores["indices"]
         self.document_ids = sorted({passage.doc_id for passage in passages})
-        number = {doc_id: i for i, doc_id in enumerate(self.document_ids)}
-        self.passage_docs = np.array([number[passage.doc_id] for passage in passages], dtype=np.int64)
+        self.number = {doc_id: i for i, doc_id in enumerate(self.document_ids)}
+        self.passage_docs = np.array([self.number[passage.doc_id] for passage in passages], dtype=np.int64)
         self.documents = len(self.document_ids)
 
     def passages_with(self, term: str) -> np.ndarray:
@@ -78,12 +78,12 @@ class Vocabulary:
         return math.log(1 + len(self.passage_docs) / seen) if seen else None
 
     def documents_with(self, term: str) -> np.ndarray:
-        """Numbers (indices into `document_ids`) of the documents that contain `term`, sorted."""
-        # A mask over the documents, not np.unique: no sort of a posting list that may hold
-        # most of a large archive's passages (22 ms a question at 200k passages).
+        """Which documents contain `term`: a mask over `document_ids`."""
+        # A mask, not np.unique: no sort of a posting list that may hold most of a large
+        # archive's passages (22 ms a question at 200k passages).
         present = np.zeros(self.documents, dtype=bool)
         present[self.passage_docs[self.passages_with(term)]] = True
-        return np.flatnonzero(present)
+        return present
 
     def unknown_numbers(self, question: str) -> list[str]:
         """Numbers in the question (years, figures, document numbers) the archive never mentions."""
@@ -93,21 +93,21 @@ class Vocabulary:
             if any(self.idf(term) is None for term in terms(word))
         ]
 
-    def subject_documents(self, question: str) -> set[str] | None:
-        """The documents that mention every name and number of the question that picks out
-        a subject, or None when it names none.
+    def subject_documents(self, question: str, among: Iterable[str]) -> set[str] | None:
+        """Those of the documents `among` that mention every name and number of the question
+        that picks out a subject, or None when it names none.
 
         Such terms come from words capitalised after the first, or with a digit, and are
         known to the archive but mentioned in at most half of its documents ("Na Sang",
         "CT03"; not "Party" or "Committee")."""
         words = _WORD.findall(question)[1:]
         named = {term for word in words if word[0].isupper() or _DIGIT.search(word) for term in terms(word)}
-        subject: np.ndarray | None = None
+        subject: np.ndarray | None = None  # a mask over the documents
         for term in named:
-            documents = self.documents_with(term)
-            if 0 < len(documents) <= self.documents / 2:
-                subject = documents if subject is None else np.intersect1d(subject, documents, True)
-        return None if subject is None else {self.document_ids[i] for i in subject}
+            present = self.documents_with(term)
+            if 0 < np.count_nonzero(present) <= self.documents / 2:
+                subject = present if subject is None else subject & present
+        return None if subject is None else {doc_id for doc_id in among if subject[self.number[doc_id]]}
 
 
 def asks_for_number(question: str) -> bool:
@@ -149,7 +149,7 @@ def extract_answer(
     for a quantity or date only sentences with a digit, and for a "how many" question
     only those that name what it counts (`counted_terms`).
     """
-    subject = vocabulary.subject_documents(question)
+    subject = vocabulary.subject_documents(question, {citation.doc_id for citation in citations})
     wants_number = asks_for_number(question)
     counted = counted_terms(question)
     # Terms the archive never uses cannot tell its sentences apart.

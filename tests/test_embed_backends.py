@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from indexer import backends
+from indexer import backends, embed
 from indexer.build import chunk_documents, load_documents
 from indexer.embed import Embedder, passage_input
 from indexer.errors import ConfigError, ModelError
@@ -56,6 +61,45 @@ def test_exported_backend_gives_torch_vectors(exported, torch_embedder, passages
     query = "How many hectares of coffee does Pu Nhung maintain?"
     assert float(exported.embed([query])[0] @ torch_embedder.embed([query])[0]) >= 0.999
     assert float(exported.embed_query(query) @ torch_embedder.embed_query(query)) >= 0.999
+
+
+QUESTIONS = [
+    "what did Nghiem ask of Van Son ward",
+    "Hva sa Nguyễn Văn Nghiêm om Điện Biên?",  # diacritics, Norwegian
+    "  spaced\tout \n question  ",
+    "emoji 😀 and ﬁ ligature",
+]
+
+
+def test_questions_embed_like_the_model_itself(exported, torch_embedder):
+    # The query path tokenizes with its own copy of the tokenizer and pools in numpy; the
+    # vectors must be the model's own (torch's, and the exported model's batch path).
+    article = sorted(load_settings().articles_dir.glob("*"))[0].read_text(encoding="utf-8")
+    long = "Which commune grows coffee? " + " ".join(article.split()[:600])
+    assert exported.count_tokens(long) > exported.max_tokens  # cut off where the model cuts it
+    for question in [*QUESTIONS, long]:
+        vector = exported.embed_query(question)
+        assert vector.shape == (exported.dimension,) and vector.dtype == np.float32
+        assert float(vector @ torch_embedder.embed([question])[0]) >= 0.999, question
+        assert float(vector @ exported.embed([question])[0]) >= 0.999, question
+
+
+def test_a_model_not_mean_pooled_takes_the_general_query_path(torch_embedder):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Pooling
+
+    transformer = torch_embedder.model[0]
+    cls_pooled = SentenceTransformer(modules=[transformer, Pooling(384, pooling_mode="cls")])
+    assert embed._query_tokenizer(cls_pooled) is None
+    assert embed._query_tokenizer(torch_embedder.model) is not None
+
+
+def test_importing_newsqa_makes_openmp_threads_sleep_when_idle():
+    script = "import service.api, os; print(os.environ['OMP_WAIT_POLICY'])"
+    run = functools.partial(subprocess.run, [sys.executable, "-c", script], capture_output=True, text=True)
+    environment = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    assert run(env=environment).stdout.strip() == "PASSIVE"
+    assert run(env={**environment, "OMP_WAIT_POLICY": "ACTIVE"}).stdout.strip() == "ACTIVE"  # kept
 
 
 def test_index_built_with_torch_loads_with_an_exported_backend(exported, torch_embedder, tmp_path):
