@@ -1,3 +1,3 @@
 """Evaluation and benchmarks for newsqa."""
 
-import indexer  # noqa: F401  (first: it sets how OpenMP threads wait, before faiss or torch load)
+import indexer  # noqa: F401  (first: it sets how long OpenMP threads spin, before faiss or torch load)

@@ -94,12 +94,17 @@ def test_a_model_not_mean_pooled_takes_the_general_query_path(torch_embedder):
     assert embed._query_tokenizer(torch_embedder.model) is not None
 
 
-def test_importing_newsqa_makes_openmp_threads_sleep_when_idle():
-    script = "import service.api, os; print(os.environ['OMP_WAIT_POLICY'])"
+def test_importing_newsqa_shortens_openmp_spinning_unless_the_user_set_it():
+    script = (
+        "import service.api, os; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+    )
     run = functools.partial(subprocess.run, [sys.executable, "-c", script], capture_output=True, text=True)
-    environment = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
-    assert run(env=environment).stdout.strip() == "PASSIVE"
-    assert run(env={**environment, "OMP_WAIT_POLICY": "ACTIVE"}).stdout.strip() == "ACTIVE"  # kept
+    plain = {
+        key: value for key, value in os.environ.items() if key not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+    }
+    assert run(env=plain).stdout.split() == ["3000", "None"]
+    assert run(env={**plain, "GOMP_SPINCOUNT": "10"}).stdout.split() == ["10", "None"]
+    assert run(env={**plain, "OMP_WAIT_POLICY": "ACTIVE"}).stdout.split() == ["None", "ACTIVE"]
 
 
 def test_index_built_with_torch_loads_with_an_exported_backend(exported, torch_embedder, tmp_path):
