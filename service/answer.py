@@ -31,6 +31,7 @@ _ASKS_FOR_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _HOW_MANY = re.compile(r"\bhow many\s+([\w-]+)(?:\s+of\s+([\w-]+))?", re.IGNORECASE)
 # A sentence is read with the ones before it, for the question's terms it leaves to them
 # ("..., he said"; "the ward was urged").
@@ -146,11 +147,14 @@ def extract_answer(
 
     None when no sentence can answer: only sentences of documents that mention the
     question's subject (`Vocabulary.subject_documents`) qualify; for a question asking
-    for a quantity or date only sentences with a digit, and for a "how many" question
+    for a quantity or date only sentences with a figure the question does not give itself,
+    and for a "how many" question
     only those that name what it counts (`counted_terms`).
     """
     subject = vocabulary.subject_documents(question, {citation.doc_id for citation in citations})
+    # A figure the question names itself ("Resolution No. 22") does not answer it.
     wants_number = asks_for_number(question)
+    given = set(_NUMBER.findall(question))
     counted = counted_terms(question)
     # Terms the archive never uses cannot tell its sentences apart.
     weights = {term: vocabulary.idf(term) for term in terms(question)}
@@ -172,7 +176,8 @@ def extract_answer(
             caption = is_caption(text, start, end)
             span = (citation.doc_id, start, end)
             pool = captions if caption else scored
-            qualifies = (not wants_number or _DIGIT.search(sentence)) and counted <= present
+            figures = not wants_number or any(n not in given for n in _NUMBER.findall(sentence))
+            qualifies = figures and counted <= present
             if qualifies and span not in pool:
                 read = present.union(*context[-CONTEXT_SENTENCES:])
                 pool[span] = (
