@@ -148,8 +148,7 @@ def extract_answer(
     None when no sentence can answer: only sentences of documents that mention the
     question's subject (`Vocabulary.subject_documents`) qualify; for a question asking
     for a quantity or date only sentences with a figure the question does not give itself,
-    and for a "how many" question
-    only those that name what it counts (`counted_terms`).
+    and for a "how many" question only those that name what it counts (`counted_terms`).
     """
     subject = vocabulary.subject_documents(question, {citation.doc_id for citation in citations})
     # A figure the question names itself ("Resolution No. 22") does not answer it.
