@@ -38,7 +38,7 @@ import numpy as np
 
 from indexer.chunk import Passage
 from indexer.clean import Document
-from indexer.dense import build_dense, read_dense
+from indexer.dense import build_dense, read_dense, touch
 from indexer.errors import IndexFormatError, IndexNotFoundError, NewsqaError
 
 FORMAT = "newsqa-index"
@@ -182,22 +182,53 @@ _PREFETCH_STEP = 8 << 20
 
 
 def prefetch(stored: StoredIndex) -> None:
-    """Have the kernel read the memory-mapped files of an index about to serve (`dense.faiss`,
-    `sentence_vectors.npy`) into the page cache now, so that the first questions do not each
-    wait on the disk for the pages they touch (at 200,000 passages, from a cold page cache, the
-    first 122 searches' p99 went from 80 ms to 10 ms). Builds, which load the previous version
-    only for its vectors, do not call it. One call per 8 MiB: the kernel caps how much a single
-    request reads ahead."""
-    if not hasattr(os, "posix_fadvise"):  # not Linux: pages are read as they are touched
+    """Bring the memory-mapped files of an index about to serve (`dense.faiss`,
+    `sentence_vectors.npy`) into memory now, so that the first questions do not each wait for
+    the pages they touch. Builds, which load the previous version only for its vectors, do not
+    call it; nor does an index whose files would fill more than half the memory left (in a
+    container, what its cgroup leaves): there the pages come and go as questions need them.
+
+    The kernel first reads the files into the page cache (at 200,000 passages, from a cold page
+    cache, the first 122 searches' p99 went from 80 ms to 10 ms; one call per 8 MiB, as the
+    kernel caps how much one request reads ahead). Then every page is read once, which maps it
+    into this process: at 200,000 passages, the first 62 questions' `ask` p50 went from 10.6 ms
+    to 5.6 ms and their p99 from 32 to 13 ms (1.1 s at load).
+    """
+    paths = [stored.path / DENSE, stored.path / SENTENCE_VECTORS]
+    available = _memory_available()
+    if available is not None and sum(path.stat().st_size for path in paths) > available / 2:
         return
-    for name in (DENSE, SENTENCE_VECTORS):
-        descriptor = os.open(stored.path / name, os.O_RDONLY)
-        try:
-            size = os.fstat(descriptor).st_size
-            for offset in range(0, size, _PREFETCH_STEP):
-                os.posix_fadvise(descriptor, offset, _PREFETCH_STEP, os.POSIX_FADV_WILLNEED)
-        finally:
-            os.close(descriptor)
+    if hasattr(os, "posix_fadvise"):  # not Linux: pages are read as they are touched
+        for path in paths:
+            descriptor = os.open(path, os.O_RDONLY)
+            try:
+                size = os.fstat(descriptor).st_size
+                for offset in range(0, size, _PREFETCH_STEP):
+                    os.posix_fadvise(descriptor, offset, _PREFETCH_STEP, os.POSIX_FADV_WILLNEED)
+            finally:
+                os.close(descriptor)
+    touch(stored.dense)
+    if stored.sentence_vectors.size:
+        int(stored.sentence_vectors.reshape(-1).view(np.uint8)[:: os.sysconf("SC_PAGE_SIZE")].max())
+
+
+def _memory_available() -> int | None:
+    """Bytes of memory this process may still fill: the machine's available memory, or what
+    its cgroup's limit leaves (cgroup v2) when that is less; None where neither can be read."""
+    found = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
 
 
 def load_index(root: Path, model: str | None = None) -> StoredIndex:

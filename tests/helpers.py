@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -68,3 +69,19 @@ def rerecord(version: Path) -> None:
         manifest["files"][name] = (version / name).stat().st_size
         manifest["sha256"][name] = file_sha256(version / name)
     path.write_text(json.dumps(manifest))
+
+
+def resident_bytes(folder: Path) -> dict[str, int]:
+    """Bytes of each file under `folder` mapped and resident in this process (/proc/self/smaps)."""
+    resident: dict[str, int] = {}
+    name = None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if "-" in fields[0] and len(fields) >= 6:  # a mapping's header: address range ... path
+            name = Path(fields[5]).name if fields[5].startswith(str(folder)) else None
+        elif fields[0] == "Rss:" and name is not None:
+            resident[name] = resident.get(name, 0) + int(fields[1]) * 1024
+    return resident
+
+
+NEEDS_SMAPS = pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads /proc/self/smaps")

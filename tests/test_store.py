@@ -8,6 +8,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from helpers import NEEDS_SMAPS, resident_bytes
 
 from indexer import store
 from indexer.errors import IndexFormatError, IndexNotFoundError, NoDocumentsError
@@ -106,3 +107,20 @@ def test_unusable_indexes_give_clear_errors(small_articles, tmp_path, embedder):
     dense.write_bytes(dense.read_bytes()[:100])
     with pytest.raises(IndexFormatError, match=r"dense\.faiss: missing or truncated; rebuild it"):
         Index.load(settings, embedder)
+
+
+@NEEDS_SMAPS
+def test_serving_maps_the_memory_mapped_files_in_at_load(bundled_settings, bundled, embedder, monkeypatch):
+    folder = store.resolve(bundled_settings.index_dir)
+    loaded = Index.load(bundled_settings, embedder)  # a fresh mapping of each file
+    resident = resident_bytes(folder)
+    size = (folder / store.SENTENCE_VECTORS).stat().st_size
+    assert resident[store.SENTENCE_VECTORS] >= size - 4096  # every page, the header's aside
+    del loaded, resident
+
+    # Where the files would fill more than half the memory left, pages are left to come on demand.
+    monkeypatch.setattr(store, "_memory_available", lambda: 1000)
+    before = resident_bytes(folder)
+    Index.load(bundled_settings, embedder)
+    after = resident_bytes(folder)
+    assert after.get(store.SENTENCE_VECTORS, 0) - before.get(store.SENTENCE_VECTORS, 0) < size / 2
