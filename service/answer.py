@@ -32,7 +32,23 @@ _ASKS_FOR_NUMBER = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_HOW_MANY = re.compile(r"\bhow many\s+([\w-]+)(?:\s+of\s+([\w-]+))?", re.IGNORECASE)
+# A question about the state before a change ("before Resolution 22 was issued", "at
+# first"), and the figures a sentence gives for the state after one: where a change ended
+# ("decreased to 18.66%") or how far it went ("rose by more than 3%").
+_ASKS_EARLIER = re.compile(
+    r"\b(before|prior to|previously|initially|originally|at first|at the (start|outset)|used to)\b",
+    re.IGNORECASE,
+)
+_CHANGE_FIGURE = re.compile(
+    r"\b(?:to|by)\s+(?:(?:about|almost|around|nearly|over|under|some|more than|less than)\s+)?"
+    r"(\d+(?:[.,]\d+)*(?:\s*[-–]\s*\d+(?:[.,]\d+)*)?)",
+    re.IGNORECASE,
+)
+# What a question measures: what "how many" counts, and of what; what a rate is of.
+_MEASURED = re.compile(
+    r"\bhow many\s+([\w-]+)(?:\s+of\s+([\w-]+))?|\b([\w-]+)\s+rates?\b",
+    re.IGNORECASE,
+)
 # A sentence is read with the ones before it, for the question's terms it leaves to them
 # ("..., he said"; "the ward was urged").
 CONTEXT_SENTENCES = 2
@@ -116,14 +132,21 @@ def asks_for_number(question: str) -> bool:
     return bool(_ASKS_FOR_NUMBER.search(question))
 
 
-def counted_terms(question: str) -> set[str]:
-    """What a "how many" question counts, and of what: the terms an answer must name.
+def measured_terms(question: str) -> set[str]:
+    """What a "how many" question counts, and of what, or what a rate it asks for is of:
+    the terms an answer must name.
 
     "How many hectares of pineapple does Na Sang grow?" -> {"hectar", "pineappl"}: a
-    sentence giving the hectares of coffee does not answer it.
+    sentence giving the hectares of coffee does not answer it. "What was the poverty rate
+    in 2020?" -> {"poverti", "rate"}: nor does one giving the number of communes. "At
+    what rate ...?" names nothing a sentence must hold.
     """
-    counted = _HOW_MANY.search(question)
-    return {term for word in counted.groups() if word for term in terms(word)} if counted else set()
+    measured: set[str] = set()
+    for counted, of, rate_of in _MEASURED.findall(question):
+        measured.update(terms(f"{counted} {of}"))
+        if terms(rate_of):
+            measured.update(terms(f"{rate_of} rate"))
+    return measured
 
 
 # The sentences of a cited passage (and of the one after it): their (start, end) offsets in
@@ -148,13 +171,16 @@ def extract_answer(
     None when no sentence can answer: only sentences of documents that mention the
     question's subject (`Vocabulary.subject_documents`) qualify; for a question asking
     for a quantity or date only sentences with a figure the question does not give itself,
-    and for a "how many" question only those that name what it counts (`counted_terms`).
+    and for a "how many" or rate question only those that name what it measures
+    (`measured_terms`); for a question about the state before a change, a figure for
+    where a change ended or how far it went does not count (`answering_figures`).
     """
     subject = vocabulary.subject_documents(question, {citation.doc_id for citation in citations})
     # A figure the question names itself ("Resolution No. 22") does not answer it.
     wants_number = asks_for_number(question)
     given = set(_NUMBER.findall(question))
-    counted = counted_terms(question)
+    earlier = wants_number and bool(_ASKS_EARLIER.search(question))
+    measured = measured_terms(question)
     # Terms the archive never uses cannot tell its sentences apart.
     weights = {term: vocabulary.idf(term) for term in terms(question)}
     wanted = {term: weight for term, weight in weights.items() if weight is not None}
@@ -175,8 +201,8 @@ def extract_answer(
             caption = is_caption(text, start, end)
             span = (citation.doc_id, start, end)
             pool = captions if caption else scored
-            figures = not wants_number or any(n not in given for n in _NUMBER.findall(sentence))
-            qualifies = figures and counted <= present
+            figures = not wants_number or bool(answering_figures(sentence, given, earlier))
+            qualifies = figures and measured <= present
             if qualifies and span not in pool:
                 read = present.union(*context[-CONTEXT_SENTENCES:])
                 pool[span] = (
@@ -193,6 +219,18 @@ def extract_answer(
     doc_id, text = best[0], documents[best[0]].text
     start, end = _tighten(text, best[1], best[2], wanted)
     return Answer(text=text[start:end], doc_id=doc_id, start=start, end=end, score=round(pool[best], 6))
+
+
+def answering_figures(sentence: str, given: set[str], earlier: bool) -> list[str]:
+    """The figures of `sentence` that could answer a question asking for one: not those the
+    question `given` itself, and for a question about the state before a change (`earlier`)
+    not those that say where a change ended or how far it went."""
+    changes = [m.span(1) for m in _CHANGE_FIGURE.finditer(sentence)] if earlier else []
+    return [
+        m.group()
+        for m in _NUMBER.finditer(sentence)
+        if m.group() not in given and not any(start <= m.start() < end for start, end in changes)
+    ]
 
 
 def is_caption(text: str, start: int, end: int) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.text import terms
-from service.answer import asks_for_number, counted_terms, is_caption
+from service.answer import answering_figures, asks_for_number, is_caption, measured_terms
 
 
 def _alone(paragraph: str) -> tuple[str, int, int]:
@@ -65,8 +65,25 @@ def test_questions_that_ask_for_a_figure_or_date(question, wants_number):
 
 
 def test_a_how_many_question_names_what_it_counts():
-    assert counted_terms("How many hectares of pineapple does Na Sang grow?") == set(
+    assert measured_terms("How many hectares of pineapple does Na Sang grow?") == set(
         terms("hectares pineapple")
     )
-    assert counted_terms("How many communes have met the standards?") == set(terms("communes"))
-    assert counted_terms("How much did the CT03 expressway cost?") == set()
+    assert measured_terms("How many communes have met the standards?") == set(terms("communes"))
+    assert measured_terms("How much did the CT03 expressway cost?") == set()
+
+
+def test_a_rate_question_names_what_the_rate_is_of():
+    assert measured_terms("What was Son La's poverty rate in 2020?") == set(terms("poverty rate"))
+    assert measured_terms("At what rate did the province grow?") == set()
+
+
+SENTENCE = "The poverty rate fell from 24.1% to 18.66%, and by more than 3% among minorities in 2024."
+
+
+def test_figures_that_answer_a_question_about_now():
+    assert answering_figures(SENTENCE, given={"2024"}, earlier=False) == ["24.1", "18.66", "3"]
+
+
+def test_a_question_about_before_a_change_is_not_answered_by_where_it_ended():
+    assert answering_figures(SENTENCE, given=set(), earlier=True) == ["24.1", "2024"]
+    assert answering_figures("It rose by 4-5% to 12,500 tonnes.", given=set(), earlier=True) == []
