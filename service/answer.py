@@ -32,10 +32,10 @@ _ASKS_FOR_NUMBER = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-# A question about the state before a change ("before Resolution 22 was issued", "at
-# first"), and the figures a sentence gives for the state after one: where a change ended
-# ("decreased to 18.66%") or how far it went ("rose by more than 3%").
-_ASKS_EARLIER = re.compile(
+# Words that place a question (or a sentence) before a change ("before Resolution 22 was
+# issued", "at first"), and the figures a sentence gives for the state after one: where a
+# change ended ("decreased to 18.66%") or how far it went ("rose by more than 3%").
+_EARLIER = re.compile(
     r"\b(before|prior to|previously|initially|originally|at first|at the (start|outset)|used to)\b",
     re.IGNORECASE,
 )
@@ -179,7 +179,7 @@ def extract_answer(
     # A figure the question names itself ("Resolution No. 22") does not answer it.
     wants_number = asks_for_number(question)
     given = set(_NUMBER.findall(question))
-    earlier = wants_number and bool(_ASKS_EARLIER.search(question))
+    earlier = wants_number and bool(_EARLIER.search(question))
     measured = measured_terms(question)
     # Terms the archive never uses cannot tell its sentences apart.
     weights = {term: vocabulary.idf(term) for term in terms(question)}
@@ -224,8 +224,10 @@ def extract_answer(
 def answering_figures(sentence: str, given: set[str], earlier: bool) -> list[str]:
     """The figures of `sentence` that could answer a question asking for one: not those the
     question `given` itself, and for a question about the state before a change (`earlier`)
-    not those that say where a change ended or how far it went."""
-    changes = [m.span(1) for m in _CHANGE_FIGURE.finditer(sentence)] if earlier else []
+    not those that say where a change ended or how far it went, unless the sentence itself
+    speaks of that earlier time ("Before the storm, the count rose to 500.")."""
+    after = earlier and not _EARLIER.search(sentence)
+    changes = [m.span(1) for m in _CHANGE_FIGURE.finditer(sentence)] if after else []
     return [
         m.group()
         for m in _NUMBER.finditer(sentence)

@@ -87,3 +87,8 @@ def test_figures_that_answer_a_question_about_now():
 def test_a_question_about_before_a_change_is_not_answered_by_where_it_ended():
     assert answering_figures(SENTENCE, given=set(), earlier=True) == ["24.1", "2024"]
     assert answering_figures("It rose by 4-5% to 12,500 tonnes.", given=set(), earlier=True) == []
+
+
+def test_a_sentence_about_the_earlier_time_answers_with_its_figures():
+    sentence = "Before the storm, the number of households evacuated rose to 500."
+    assert answering_figures(sentence, given=set(), earlier=True) == ["500"]
