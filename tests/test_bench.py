@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from eval.bench import parse_scale
+from eval.bench import against_naive, parse_scale
 from indexer.backends import BACKENDS, installed
 from tests.test_cli import newsqa
 
@@ -40,6 +40,7 @@ def test_a_small_bench_writes_its_report(tmp_path):
     assert http["startup_s"] > 0 and http["peak_rss_mb"] > 100  # the model alone is more
     assert 0 < http["ask_1_client_ms"]["p50"] <= http["ask_1_client_ms"]["p99"]
     assert http["ask_4_clients_per_s"] > 0
+    assert http["naive_p50_ms"] == min(http["naive_p50_ms_before_after"])  # the faster reading
     assert http["p50_over_naive"] == pytest.approx(
         http["ask_1_client_ms"]["p50"] / http["naive_p50_ms"], abs=0.01
     )
@@ -52,6 +53,18 @@ def test_a_small_bench_writes_its_report(tmp_path):
     markdown = (tmp_path / "bench.md").read_text()
     assert "| bundled | 1 |" in markdown and f"| {backend} | cpu |" in markdown
     assert seconds < 60 * 3  # 19 s on the quiet 2-core machine; others' test runs slow it down
+
+
+def test_ratios_use_the_faster_of_the_two_baseline_readings():
+    run = {"ask_1_client_ms": {"p50": 5.0, "p99": 9.0}, "ask_4_clients_per_s": 200.0}
+    slowed = {"p50_ms": 20.0, "rate_per_s": 50.0}
+    steady = {"p50_ms": 10.0, "rate_per_s": 100.0}
+    for before, after in ((slowed, steady), (steady, slowed)):
+        ratios = against_naive(run, before, after)
+        assert ratios["naive_p50_ms"] == 10.0
+        figures = ratios["p50_over_naive"], ratios["p99_over_naive"], ratios["rate_over_naive"]
+        assert figures == (0.5, 0.9, 2.0)
+        assert ratios["pass_p50"] and ratios["pass_p99"] and ratios["pass_rate"]
 
 
 def test_scale_names():
