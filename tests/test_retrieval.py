@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from indexer.errors import QueryError
+from service.index import top_positive
 
 MEETING = "000_1bc991a037106c5e"
 RENEWAL = "003_af987519a968d492"
@@ -104,3 +106,18 @@ def test_queries_are_checked(bundled):
     with pytest.raises(QueryError, match="unknown mode"):
         bundled.search("x", mode="fuzzy")  # type: ignore[arg-type]
     assert bundled.search("zzzqqq", mode="lexical").results == []
+
+
+@pytest.mark.parametrize("matched", [0, 3, 50, 400, 2_500, 9_000, 10_000])
+@pytest.mark.parametrize("depth", [1, 50])
+def test_top_positive_finds_the_best_matching_rows(matched, depth):
+    # BM25 scores: zero for the rows a query does not match, ties among those it does.
+    rng = np.random.default_rng(matched + depth)
+    scores = np.zeros(10_000, dtype=np.float32)
+    rows = rng.choice(len(scores), matched, replace=False)
+    scores[rows] = rng.integers(1, 40, matched) / 4
+    found = top_positive(scores, depth)
+    assert len(found) == min(matched, depth) == len(set(found.tolist()))
+    assert (scores[found] > 0).all()
+    expected = np.sort(scores[scores > 0])[::-1][:depth]
+    assert np.array_equal(np.sort(scores[found])[::-1], expected)
