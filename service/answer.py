@@ -31,7 +31,8 @@ _ASKS_FOR_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_FIGURE = r"\d+(?:[.,]\d+)*"  # 18.66, 8,622, 2025
+_NUMBER = re.compile(_FIGURE)
 # Words that place a question (or a sentence) before a change ("before Resolution 22 was
 # issued", "at first"), and the figures a sentence gives for the state after one: where a
 # change ended ("decreased to 18.66%") or how far it went ("rose by more than 3%").
@@ -41,7 +42,7 @@ _EARLIER = re.compile(
 )
 _CHANGE_FIGURE = re.compile(
     r"\b(?:to|by)\s+(?:(?:about|almost|around|nearly|over|under|some|more than|less than)\s+)?"
-    r"(\d+(?:[.,]\d+)*(?:\s*[-–]\s*\d+(?:[.,]\d+)*)?)",
+    rf"({_FIGURE}(?:\s*[-–]\s*{_FIGURE})?)",
     re.IGNORECASE,
 )
 # What a question measures: what "how many" counts, and of what; what a rate is of.
@@ -144,8 +145,8 @@ def measured_terms(question: str) -> set[str]:
     measured: set[str] = set()
     for counted, of, rate_of in _MEASURED.findall(question):
         measured.update(terms(f"{counted} {of}"))
-        if terms(rate_of):
-            measured.update(terms(f"{rate_of} rate"))
+        if of_rate := terms(rate_of):
+            measured.update(of_rate, terms("rate"))
     return measured
 
 
@@ -201,9 +202,11 @@ def extract_answer(
             caption = is_caption(text, start, end)
             span = (citation.doc_id, start, end)
             pool = captions if caption else scored
-            figures = not wants_number or bool(answering_figures(sentence, given, earlier))
-            qualifies = figures and measured <= present
-            if qualifies and span not in pool:
+            if (
+                span not in pool  # scored already, from a better-ranked passage
+                and measured <= present
+                and (not wants_number or answering_figures(sentence, given, earlier))
+            ):
                 read = present.union(*context[-CONTEXT_SENTENCES:])
                 pool[span] = (
                     SIMILARITY_WEIGHT * float(similarity)
