@@ -82,9 +82,19 @@ class Vocabulary:
         self.number = {doc_id: i for i, doc_id in enumerate(self.document_ids)}
         self.passage_docs = np.array([self.number[passage.doc_id] for passage in passages], dtype=np.int64)
         self.documents = len(self.document_ids)
+        # A document's passages are consecutive rows (the index is built document by document).
+        self.first_row: dict[str, int] = {}
+        self.end_row: dict[str, int] = {}
+        for row, passage in enumerate(passages):
+            if passage.doc_id not in self.first_row:
+                self.first_row[passage.doc_id] = row
+            elif self.end_row[passage.doc_id] != row:
+                raise ValueError(f"the passages of {passage.doc_id!r} are not consecutive rows")
+            self.end_row[passage.doc_id] = row + 1
+        self._document_counts: dict[str, int] = {}
 
     def passages_with(self, term: str) -> np.ndarray:
-        """Rows of the passages (title included) that contain `term`."""
+        """Rows of the passages (title included) that contain `term`, in row order."""
         column = self.columns.get(term)
         if column is None or column + 1 >= len(self.indptr):  # bm25s's empty token has no column
             return self.rows[:0]
@@ -95,13 +105,25 @@ class Vocabulary:
         seen = len(self.passages_with(term))
         return math.log(1 + len(self.passage_docs) / seen) if seen else None
 
-    def documents_with(self, term: str) -> np.ndarray:
-        """Which documents contain `term`: a mask over `document_ids`."""
-        # A mask, not np.unique: no sort of a posting list that may hold most of a large
-        # archive's passages (22 ms a question at 200k passages).
-        present = np.zeros(self.documents, dtype=bool)
-        present[self.passage_docs[self.passages_with(term)]] = True
-        return present
+    def document_count(self, term: str) -> int:
+        """How many documents contain `term`; counted once per known term, then remembered."""
+        count = self._document_counts.get(term)
+        if count is None:
+            # A mask, not np.unique: no sort of a posting list that may hold most of a large
+            # archive's passages (22 ms a question at 200k passages).
+            present = np.zeros(self.documents, dtype=bool)
+            present[self.passage_docs[self.passages_with(term)]] = True
+            count = int(np.count_nonzero(present))
+            if term in self.columns:
+                self._document_counts[term] = count
+        return count
+
+    def mentions(self, doc_id: str, term: str) -> bool:
+        """Whether document `doc_id` contains `term`: a binary search of the term's posting
+        list for the document's rows, not a pass over the list."""
+        rows = self.passages_with(term)
+        at = int(np.searchsorted(rows, self.first_row[doc_id]))
+        return at < len(rows) and int(rows[at]) < self.end_row[doc_id]
 
     def unknown_numbers(self, question: str) -> list[str]:
         """Numbers in the question (years, figures, document numbers) the archive never mentions."""
@@ -120,12 +142,12 @@ class Vocabulary:
         "CT03"; not "Party" or "Committee")."""
         words = _WORD.findall(question)[1:]
         named = {term for word in words if word[0].isupper() or _DIGIT.search(word) for term in terms(word)}
-        subject: np.ndarray | None = None  # a mask over the documents
+        subject: set[str] | None = None
         for term in named:
-            present = self.documents_with(term)
-            if 0 < np.count_nonzero(present) <= self.documents / 2:
-                subject = present if subject is None else subject & present
-        return None if subject is None else {doc_id for doc_id in among if subject[self.number[doc_id]]}
+            if 0 < self.document_count(term) <= self.documents / 2:
+                mentioning = {doc_id for doc_id in among if self.mentions(doc_id, term)}
+                subject = mentioning if subject is None else subject & mentioning
+        return subject
 
 
 def asks_for_number(question: str) -> bool:

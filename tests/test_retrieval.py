@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from indexer.errors import QueryError
+from indexer.text import terms
+from service.answer import Vocabulary
 from service.index import top_positive
+
+QUESTIONS = Path(__file__).parents[1] / "eval" / "questions.jsonl"
 
 MEETING = "000_1bc991a037106c5e"
 RENEWAL = "003_af987519a968d492"
@@ -121,3 +129,44 @@ def test_top_positive_finds_the_best_matching_rows(matched, depth):
     assert (scores[found] > 0).all()
     expected = np.sort(scores[scores > 0])[::-1][:depth]
     assert np.array_equal(np.sort(scores[found])[::-1], expected)
+
+
+def test_questions_asked_at_once_get_the_answers_asked_alone(bundled):
+    """Requests run in a thread pool, and each hybrid question ranks BM25 in another thread
+    while FAISS searches: answers must not depend on what else is being asked."""
+    questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines()][:24]
+    asked = [(question, mode) for question in questions for mode in ("hybrid", "dense", "lexical")]
+
+    def ask(item):
+        return bundled.ask(item[0], mode=item[1]).model_dump(exclude={"took_ms"})
+
+    alone = [ask(item) for item in asked]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        at_once = list(pool.map(ask, asked * 2))
+    assert at_once == alone * 2
+
+
+def test_vocabulary_knows_which_documents_mention_a_term(bundled):
+    """`mentions` binary-searches a term's posting list for a document's rows; against the
+    documents of every row of the list, for every term and document."""
+    vocabulary = Vocabulary(bundled.stored.lexical, bundled.passages)
+    mentioned = 0
+    for term in vocabulary.columns:
+        rows = vocabulary.passages_with(term)
+        assert np.all(np.diff(rows) > 0)  # in row order, as `mentions` needs
+        documents = {bundled.passages[row].doc_id for row in rows}
+        assert vocabulary.document_count(term) == len(documents)
+        for doc_id in bundled.documents:
+            assert vocabulary.mentions(doc_id, term) == (doc_id in documents)
+        mentioned += len(documents)
+    assert vocabulary.mentions(MEETING, terms("Nghiem")[0])
+    assert not vocabulary.mentions(RENEWAL, terms("Nghiem")[0])
+    assert mentioned > 1000
+
+
+def test_vocabulary_needs_each_documents_passages_together(bundled):
+    passages = bundled.passages
+    shuffled = [passages[-1], *passages[:-1]] if passages[-1].doc_id != passages[0].doc_id else None
+    assert shuffled is not None
+    with pytest.raises(ValueError, match="not consecutive"):
+        Vocabulary(bundled.stored.lexical, shuffled)
