@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from hypothesis import event, example, given, settings
@@ -20,6 +21,7 @@ from indexer.clean import Document, clean
 from indexer.embed import Embedder, passage_input
 from indexer.errors import SourceError
 from indexer.sources import RawArticle, read_file
+from indexer.text import _UNDECOMPOSED, fold
 from indexer.tokens import count_tokens
 
 BOUNDED = settings(max_examples=100, deadline=None, derandomize=True, database=None)
@@ -210,3 +212,13 @@ def test_titles_are_one_clean_line_and_leave_room_for_the_passage(embedder):
     passages = chunk_with_model(document, 128, 32, embedder)
     assert [passage.text for passage in passages] == ["Roads were paved. Coffee grew."]
     check_passages(document, passages, 128, embedder)
+
+
+@given(st.text())
+@example("Điện Biên Phủ, Nghiêm, sosioøkonomi, ǅ, ﬁ, Å")
+def test_fold_strips_every_combining_mark_as_unicode_defines_them(text):
+    """`fold`'s translate table against the definition it replaces, on any text: a difference
+    would split index and question terms."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(str.maketrans(_UNDECOMPOSED)))
+    expected = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    assert fold(text) == expected
