@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from service.index import Index
 TOKEN = "reload-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 COFFEE = "003_af987519a968d492"
+MEETING = "000_1bc991a037106c5e"
 
 
 @pytest.fixture
@@ -188,3 +191,18 @@ def test_reload_needs_the_admin_token(index_copy, embedder):
 def test_a_bad_reload_interval_fails_fast(value):
     with pytest.raises(ConfigError, match=r"^invalid setting: reload_interval: "):
         load_settings(reload_interval=value)
+
+
+def test_the_served_index_is_kept_out_of_garbage_collections(index_copy, embedder):
+    """A full collection would walk every object of the index and stall all requests while
+    it does; the index swapped out is still collected."""
+    settings = settings_for(index_copy, interval=0)
+    with TestClient(create_app(settings, embedder)) as client:
+        first = weakref.ref(client.app.state.index)
+        assert gc.get_freeze_count() > len(first().passages) * 3  # passages, their ids and texts
+        new_version(settings, embedder)
+        assert client.post("/admin/reload", headers=AUTH).status_code == 200
+        new_version(settings, embedder, drop=MEETING)
+        assert client.post("/admin/reload", headers=AUTH).status_code == 200
+        assert first() is None
+        assert gc.get_freeze_count() > len(client.app.state.index.passages) * 3
