@@ -78,10 +78,10 @@ class Vocabulary:
         self.columns: dict[str, int] = lexical.vocab_dict
         self.indptr: np.ndarray = lexical.scores["indptr"]
         self.rows: np.ndarray = lexical.scores["indices"]
-        self.document_ids = sorted({passage.doc_id for passage in passages})
-        self.number = {doc_id: i for i, doc_id in enumerate(self.document_ids)}
-        self.passage_docs = np.array([self.number[passage.doc_id] for passage in passages], dtype=np.int64)
-        self.documents = len(self.document_ids)
+        document_ids = sorted({passage.doc_id for passage in passages})
+        number = {doc_id: i for i, doc_id in enumerate(document_ids)}
+        self.passage_docs = np.array([number[passage.doc_id] for passage in passages], dtype=np.int64)
+        self.documents = len(document_ids)
         # A document's passages are consecutive rows (the index is built document by document).
         self.first_row: dict[str, int] = {}
         self.end_row: dict[str, int] = {}
