@@ -325,6 +325,7 @@ def in_process(settings: Settings, embedder: Embedder, questions: list[str]) -> 
     started = time.perf_counter()
     index = Index.load(settings, embedder)
     load_s = round(time.perf_counter() - started, 2)
+    index.embedder.warm_up()  # as the service does before it answers
     index.ask(questions[0])  # warm caches
     search_ms, ask_ms = [], []
     for question in questions:

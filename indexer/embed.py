@@ -160,9 +160,10 @@ class Embedder:
     def warm_up(self, longest: int = 64) -> None:
         """Run the query path once at every length up to `longest` tokens.
 
-        OpenVINO prepares its kernels for each input shape the first time it sees it: a
-        question of a length not seen before took about 4 ms instead of 2 on the development
-        machine. The service calls this before it answers (about 0.3 s).
+        With OpenVINO this compiles the model for each length questions are padded to
+        (`backends.QUESTION_LENGTHS`, about 0.15 s each), and prepares the kernels for each
+        input shape, which OpenVINO does the first time it sees one. The service calls this
+        before it answers (about 1.5 s).
         """
         encoder = self._query_runtime()
         if encoder is None:  # torch: nothing is prepared per length

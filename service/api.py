@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from indexer.embed import Embedder
 from indexer.errors import DocumentNotFoundError, NewsqaError, QueryError
@@ -56,6 +57,9 @@ async def get_index(request: Request, response: Response) -> Index:
 
 IndexDep = Annotated[Index, Depends(get_index)]
 router = APIRouter()
+# `/ask` and `/search` are coroutines that hand the index work to the thread pool themselves:
+# FastAPI runs a plain `def` endpoint there too, but then validates its response in a second
+# trip to the pool. One trip instead of two.
 # The read endpoints: open unless NEWSQA_API_TOKEN is set. /health and /metrics stay open for probes.
 READER = [Depends(require_reader)]
 
@@ -66,10 +70,10 @@ READER = [Depends(require_reader)]
     dependencies=READER,
     responses={**UNAUTHORIZED, **UNREADABLE, **TOO_LARGE, **INVALID, **UNAVAILABLE},
 )
-def ask(body: AskRequest, index: IndexDep, request: Request) -> AskResponse:
+async def ask(body: AskRequest, index: IndexDep, request: Request) -> AskResponse:
     """Answer a question: the best sentence from the archive, and the passages it came from."""
     annotate(request, mode=body.mode, top_k=body.top_k, query=body.question)
-    return index.ask(body.question, top_k=body.top_k, mode=body.mode)
+    return await run_in_threadpool(index.ask, body.question, top_k=body.top_k, mode=body.mode)
 
 
 @router.get(
@@ -78,7 +82,7 @@ def ask(body: AskRequest, index: IndexDep, request: Request) -> AskResponse:
     dependencies=READER,
     responses={**UNAUTHORIZED, **INVALID, **UNAVAILABLE},
 )
-def search(
+async def search(
     index: IndexDep,
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the query")],
@@ -87,7 +91,7 @@ def search(
 ) -> SearchResponse:
     """The passages that best match a query, best first."""
     annotate(request, mode=mode, top_k=top_k, query=q)
-    return index.search(q, top_k=top_k, mode=mode)
+    return await run_in_threadpool(index.search, q, top_k=top_k, mode=mode)
 
 
 @router.get(

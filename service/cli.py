@@ -282,7 +282,9 @@ def evaluate(
         from eval.run import QUESTIONS, evaluate, load_questions, markdown
 
         questions = load_questions(question_set or QUESTIONS)  # a bad set fails before the model loads
-        report = evaluate(_load(index_dir, backend), questions, chosen, top_k)
+        index = _load(index_dir, backend)
+        index.embedder.warm_up()  # as the service does: latencies are of questions, not of compiling
+        report = evaluate(index, questions, chosen, top_k)
         click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else markdown(report))
         if out is not None:
             written = write_report(report, out)

@@ -84,6 +84,21 @@ def test_questions_embed_like_the_model_itself(exported, torch_embedder):
         assert float(vector @ exported.embed([question])[0]) >= 0.999, question
 
 
+def test_a_question_embeds_the_same_whatever_was_asked_before(exported):
+    # OpenVINO runs a question padded to the next of a few fixed lengths (its own model for
+    # each): lengths at and across those edges, and one past the last, on the dynamic model.
+    lengths = [8, 9, 16, 17, 40, 64, 65, 100]
+    questions = {n: "Which commune " + " ".join(["coffee"] * (n - 4)) for n in lengths}
+    assert [exported.count_tokens(text) for text in questions.values()] == lengths
+    exported.warm_up()
+    first = {n: exported.embed_query(text) for n, text in questions.items()}
+    for n, text in reversed(questions.items()):  # each now follows a question of another length
+        again = exported.embed_query(text)
+        assert np.array_equal(again, first[n]), n
+        # Only the question's own tokens are pooled: the padding changes nothing but rounding.
+        assert float(again @ exported.embed([text])[0]) >= 0.9999, n
+
+
 def test_a_model_not_mean_pooled_takes_the_general_query_path(torch_embedder):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Pooling
