@@ -95,13 +95,23 @@ def read_dense(path: Path, spec: dict[str, Any]) -> faiss.Index:
 
 
 def touch(index: faiss.Index) -> None:
-    """Read every float vector of `index` once (an exact search for one zero vector), so that
-    the pages of its memory-mapped copy are mapped into this process now, and not one page
-    fault at a time in the first questions' searches."""
+    """Read every vector and every 8-bit code of `index` once, so that the pages of its
+    memory-mapped file are mapped into this process now, and not one page fault at a time in
+    the first questions' searches: an exact search over the float vectors, and a search of
+    every cell of the inverted file for one zero vector.
+
+    FAISS maps the cells' codes from the file too. Left out, the first 62 questions at 200k
+    passages searched in 3.2 ms (p50) against 1.0 ms once their cells had been read.
+    """
     query = np.zeros((1, index.d), dtype=np.float32)
     inner: Any = faiss.downcast_index(index)
     flat = faiss.downcast_index(inner.refine_index) if hasattr(inner, "refine_index") else index
     flat.search(query, 1)
+    if flat is not index:
+        cells = faiss.extract_index_ivf(index)
+        every = faiss.SearchParametersIVF()
+        every.nprobe = cells.nlist
+        cells.search(query, 1, params=every)
 
 
 def _search_parameters(index: faiss.Index, spec: dict[str, Any]) -> None:

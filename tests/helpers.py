@@ -77,8 +77,9 @@ def resident_bytes(folder: Path) -> dict[str, int]:
     name = None
     for line in Path("/proc/self/smaps").read_text().splitlines():
         fields = line.split()
-        if "-" in fields[0] and len(fields) >= 6:  # a mapping's header: address range ... path
-            name = Path(fields[5]).name if fields[5].startswith(str(folder)) else None
+        if not fields[0].endswith(":"):  # a mapping's header: address range ... [path]
+            mapped = fields[5] if len(fields) >= 6 else ""  # anonymous memory has no path
+            name = Path(mapped).name if mapped.startswith(str(folder)) else None
         elif fields[0] == "Rss:" and name is not None:
             resident[name] = resident.get(name, 0) + int(fields[1]) * 1024
     return resident

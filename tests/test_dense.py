@@ -8,8 +8,9 @@ import faiss
 import numpy as np
 import pytest
 import torch
+from helpers import NEEDS_SMAPS, resident_bytes
 
-from indexer.dense import build_dense, dense_spec, read_dense
+from indexer.dense import build_dense, dense_spec, read_dense, touch
 from indexer.embed import set_threads
 from indexer.settings import Settings, load_settings
 from service.index import Index
@@ -63,6 +64,20 @@ def test_ivf_recall_against_exact(tmp_path):
     _, found = approximate.search(queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
     assert recall >= 0.98
+
+
+@NEEDS_SMAPS
+def test_touch_maps_in_every_page_of_an_ivf_index(tmp_path):
+    # FAISS maps the file: the float vectors used for re-scoring, and the cells' 8-bit codes.
+    vectors = clustered_unit_vectors(5_000, 384, np.random.default_rng(3))
+    spec = dense_spec(len(vectors), "ivf-sq8", 1_000, DEFAULT_NPROBE)
+    path = tmp_path / "dense.faiss"
+    faiss.write_index(build_dense(vectors, spec), str(path))
+    index = read_dense(path, spec)
+    assert resident_bytes(tmp_path).get("dense.faiss", 0) < path.stat().st_size / 2
+    touch(index)
+    assert resident_bytes(tmp_path)["dense.faiss"] >= path.stat().st_size - 64 * 1024
+    assert faiss.extract_index_ivf(index).nprobe == spec["nprobe"]  # searches as before
 
 
 def test_a_forced_ivf_index_answers_like_flat(bundled, embedder, tmp_path):
