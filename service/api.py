@@ -57,13 +57,13 @@ async def get_index(request: Request, response: Response) -> Index:
 
 IndexDep = Annotated[Index, Depends(get_index)]
 router = APIRouter()
-# `/ask` and `/search` are coroutines that hand the index work to the thread pool themselves:
-# FastAPI runs a plain `def` endpoint there too, but then validates its response in a second
-# trip to the pool. One trip instead of two.
 # The read endpoints: open unless NEWSQA_API_TOKEN is set. /health and /metrics stay open for probes.
 READER = [Depends(require_reader)]
 
 
+# `/ask` and `/search` are coroutines that hand the index work to the thread pool themselves:
+# FastAPI runs a plain `def` endpoint there too, but then validates its response in a second
+# trip to the pool. One trip instead of two.
 @router.post(
     "/ask",
     response_model=AskResponse,
