@@ -501,17 +501,19 @@ def _clients(port: int, questions: list[str], count: int, duration: float) -> tu
 
     def client(number: int) -> None:
         asker = _Asker(port)
-        start.wait()
-        asked = number
-        while time.perf_counter() < deadline:
-            try:
-                ok = asker.ask(questions[asked % len(questions)]) == 200
-            except (OSError, http.client.HTTPException):  # a dropped connection counts as a failure
-                ok = False
-            answered[number] += ok
-            failed[number] += not ok
-            asked += count
-        asker.close()
+        try:
+            start.wait()
+            asked = number
+            while time.perf_counter() < deadline:
+                try:
+                    ok = asker.ask(questions[asked % len(questions)]) == 200
+                except (OSError, http.client.HTTPException):  # a dropped connection counts as a failure
+                    ok = False
+                answered[number] += ok
+                failed[number] += not ok
+                asked += count
+        finally:
+            asker.close()
 
     workers = [threading.Thread(target=client, args=(number,)) for number in range(count)]
     for worker in workers:
