@@ -78,10 +78,6 @@ class Vocabulary:
         self.columns: dict[str, int] = lexical.vocab_dict
         self.indptr: np.ndarray = lexical.scores["indptr"]
         self.rows: np.ndarray = lexical.scores["indices"]
-        document_ids = sorted({passage.doc_id for passage in passages})
-        number = {doc_id: i for i, doc_id in enumerate(document_ids)}
-        self.passage_docs = np.array([number[passage.doc_id] for passage in passages], dtype=np.int64)
-        self.documents = len(document_ids)
         # A document's passages are consecutive rows (the index is built document by document).
         self.first_row: dict[str, int] = {}
         self.end_row: dict[str, int] = {}
@@ -91,6 +87,10 @@ class Vocabulary:
             elif self.end_row[passage.doc_id] != row:
                 raise ValueError(f"the passages of {passage.doc_id!r} are not consecutive rows")
             self.end_row[passage.doc_id] = row + 1
+        self.documents = len(self.first_row)
+        # Each passage's document, numbered in row order.
+        lengths = [self.end_row[doc_id] - first for doc_id, first in self.first_row.items()]
+        self.passage_docs = np.repeat(np.arange(self.documents, dtype=np.int64), lengths)
         self._document_counts: dict[str, int] = {}
 
     def passages_with(self, term: str) -> np.ndarray:
