@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
@@ -19,8 +20,8 @@ from indexer.dense import dense_spec
 from indexer.embed import Embedder, passage_input
 from indexer.errors import NoDocumentsError, SourceError
 from indexer.settings import Settings
-from indexer.sources import find_files, read_file
-from indexer.store import StoredIndex, load_previous, write_index
+from indexer.sources import Skipped, find_files, read_file
+from indexer.store import StoredIndex, load_previous, write_index, writer_lock
 from indexer.text import sentence_spans, terms
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ LIBRARIES = ("newsqa", "sentence-transformers", "transformers", "torch", "faiss-
 API_SOURCE = "api"
 # A change summary names the documents of each kind when there are at most this many.
 _SHOWN_IDS = 5
+# The manifest lists this many skipped inputs (with why); it counts them all.
+_LISTED_SKIPS = 100
 
 
 @dataclass(frozen=True)
@@ -84,47 +87,69 @@ class BuildReport:
     path: Path
     documents: int
     passages: int
-    skipped: int
+    skipped: tuple[Skipped, ...]
     seconds: float
     changes: Changes = field(default_factory=Changes)
 
     def summary(self) -> str:
-        skipped = f", {self.skipped} skipped" if self.skipped else ""
         return (
-            f"indexed {self.documents} documents, {self.passages} passages{skipped} "
+            f"indexed {self.documents} documents, {self.passages} passages{skip_summary(self.skipped)} "
             f"in {self.seconds:.1f} s -> {self.path}"
         )
 
 
-def load_documents(paths: Iterable[Path]) -> tuple[list[Document], int]:
-    """Cleaned documents from `paths`, and how many inputs were skipped (each with a warning)."""
+def skip_summary(skipped: Iterable[Skipped]) -> str:
+    """ ", 3 skipped (2 invalid JSON, 1 binary file)", or "" when nothing was skipped."""
+    kinds = Counter(skip.kind for skip in skipped)
+    if not kinds:
+        return ""
+    return f", {kinds.total()} skipped ({', '.join(f'{n} {kind}' for kind, n in kinds.most_common())})"
+
+
+def skip_record(skipped: tuple[Skipped, ...]) -> dict[str, object]:
+    """The manifest's `skipped` section: how many inputs were left out, and the first of them."""
+    listed = [{"source": skip.source, "reason": skip.reason} for skip in skipped[:_LISTED_SKIPS]]
+    return {"count": len(skipped), "inputs": listed}
+
+
+def load_documents(paths: Iterable[Path]) -> tuple[list[Document], list[Skipped]]:
+    """Cleaned documents from `paths`, and the inputs left out (each also logged as a warning):
+    unreadable files, bad JSON Lines lines, fields that break their rules (indexer/fields.py),
+    articles with no text left after cleaning, and repeated ids."""
     documents: dict[str, Document] = {}
-    skipped = 0
+    skipped: list[Skipped] = []
+
+    def skip(source: str, reason: str) -> None:
+        skipped.append(Skipped(source, reason))
+        log.warning("skipped %s", skipped[-1])
+
     for path in find_files(paths):
         try:
-            raws = list(read_file(path))
+            items = list(read_file(path))
         except SourceError as exc:
-            log.warning("skipped %s", exc)
-            skipped += 1
+            skip(str(path), _reason(exc, str(path)))
             continue
-        for raw in raws:
+        for raw in items:
+            if isinstance(raw, Skipped):  # read_file has logged it
+                skipped.append(raw)
+                continue
             try:
                 document = clean(raw)
             except SourceError as exc:
-                log.warning("skipped %s", exc)
-                skipped += 1
+                skip(raw.source, _reason(exc, raw.source))
                 continue
             if document.doc_id in documents:
-                log.warning(
-                    "skipped %s: document id %r is already taken by %s",
-                    raw.source,
-                    raw.doc_id,
-                    documents[raw.doc_id].source,
-                )
-                skipped += 1
+                taken = documents[raw.doc_id].source
+                skip(raw.source, f"duplicate id ({raw.doc_id!r} is already taken by {taken})")
                 continue
             documents[document.doc_id] = document
     return list(documents.values()), skipped
+
+
+def _reason(error: SourceError, source: str) -> str:
+    """`error`'s message without the source it starts with."""
+    message = str(error)
+    return message.removeprefix(f"{source}: ")
 
 
 def chunk_documents(
@@ -237,14 +262,20 @@ def build_index(
     started = time.perf_counter()
     documents, skipped = load_documents(paths)
     if not documents:
-        raise NoDocumentsError("no readable articles found: nothing to index")
-    previous = load_previous(settings.index_dir)
-    if previous is not None:
-        given = {doc.doc_id for doc in documents}
-        documents += [
-            doc for doc in previous.documents.values() if doc.source == API_SOURCE and doc.doc_id not in given
-        ]
-    return _build(documents, previous, settings, embedder, progress, skipped, started, full)
+        raise NoDocumentsError(f"no readable articles found: nothing to index{skip_summary(skipped)}")
+    # From reading the current version to making the new one current, no other writer (the
+    # service's write endpoints, another `newsqa index`) may write: the documents it added
+    # through the API are carried over from the version read here.
+    with writer_lock(settings.index_dir, settings.lock_timeout):
+        previous = load_previous(settings.index_dir)
+        if previous is not None:
+            given = {doc.doc_id for doc in documents}
+            documents += [
+                doc
+                for doc in previous.documents.values()
+                if doc.source == API_SOURCE and doc.doc_id not in given
+            ]
+        return _build(documents, previous, settings, embedder, progress, tuple(skipped), started, full)
 
 
 def build_documents(
@@ -252,7 +283,6 @@ def build_documents(
     settings: Settings,
     embedder: Embedder,
     progress: bool = False,
-    skipped: int = 0,
     started: float | None = None,
     *,
     full: bool = False,
@@ -262,11 +292,14 @@ def build_documents(
     The one way an index version is written: the indexer and the live-archive endpoints
     both go through here. Passages whose embedded text (title header and passage) the
     current version already holds reuse its vectors, unless `full`; the result is the same
-    as embedding everything.
+    as embedding everything. Holds the writer lock from reading the current version to
+    making the new one current; a caller that decided on `documents` from that version
+    (the service's writes) takes the lock first, so no other writer can come between.
     """
     started = time.perf_counter() if started is None else started
-    previous = load_previous(settings.index_dir)
-    return _build(documents, previous, settings, embedder, progress, skipped, started, full)
+    with writer_lock(settings.index_dir, settings.lock_timeout):
+        previous = load_previous(settings.index_dir)
+        return _build(documents, previous, settings, embedder, progress, (), started, full)
 
 
 def _build(
@@ -275,7 +308,7 @@ def _build(
     settings: Settings,
     embedder: Embedder,
     progress: bool,
-    skipped: int,
+    skipped: tuple[Skipped, ...],
     started: float,
     full: bool,
 ) -> BuildReport:
@@ -304,6 +337,7 @@ def _build(
         "lexical": {"method": "bm25 (bm25s lucene)", "terms": "folded, english stemmer, en+no stopwords"},
         "libraries": {name: version(name) for name in LIBRARIES},
         "changes": changes.counts(),
+        "skipped": skip_record(skipped),
     }
     path = write_index(
         settings.index_dir,

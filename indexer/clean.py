@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 import py3langid
 
 from indexer.errors import SourceError
+from indexer.fields import FieldError, check_url
 from indexer.sources import RawArticle
 from indexer.text import fold, sentence_spans
 
@@ -76,7 +77,9 @@ def clean(raw: RawArticle) -> Document:
     """The stored form of `raw`. Raises SourceError when nothing is left after cleaning."""
     paragraphs, url = _paragraphs(raw.text)
     title = _one_line(raw.title) if raw.title else None
-    if title and paragraphs and fold(paragraphs[0]) == fold(title):
+    # The title repeated as the first line goes, unless it is all there is: a news brief
+    # whose text is its headline is still an article.
+    if title and len(paragraphs) > 1 and fold(paragraphs[0]) == fold(title):
         paragraphs = paragraphs[1:]
     elif not title and len(paragraphs) > 1 and _is_headline(paragraphs[0]):
         title, paragraphs = paragraphs[0], paragraphs[1:]
@@ -108,11 +111,18 @@ def _paragraphs(text: str) -> tuple[list[str], str | None]:
             break
         if _DEBRIS.fullmatch(line):
             continue
-        if source := _SOURCE_LINE.fullmatch(line):
+        if (source := _SOURCE_LINE.fullmatch(line)) and _is_web_url(source.group(1)):
             url = source.group(1)
             continue
         paragraphs.append(line)
     return paragraphs, url
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        return check_url(url) is not None
+    except FieldError:
+        return False
 
 
 def _one_line(text: str) -> str:

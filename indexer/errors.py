@@ -27,6 +27,10 @@ class IndexFormatError(NewsqaError):
     """An index exists but cannot be used: wrong format version, other model, damaged files."""
 
 
+class IndexBusyError(NewsqaError):
+    """Another writer held the index's write lock for longer than a writer waits."""
+
+
 class ModelError(NewsqaError):
     """The embedding model cannot be loaded."""
 

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(default=0.35, ge=-1.0, le=1.0)
 
     keep_versions: int = Field(default=3, ge=1)
+    # One writer at a time per index directory, across processes (indexer/store.py:
+    # writer_lock): a write waits this many seconds for another to finish, then fails saying who
+    # holds the lock. A `newsqa index` of a large folder holds it while it embeds.
+    lock_timeout: float = Field(default=60.0, ge=0.0, allow_inf_nan=False)
     # The service swaps in a new index version within this many seconds of `current` moving
     # (after `newsqa index` from another process, say); 0 turns the polling off.
     reload_interval: float = Field(default=2.0, ge=0.0, allow_inf_nan=False)
@@ -99,6 +103,9 @@ class Settings(BaseSettings):
     # Origins whose pages may call the API from a browser; none (CORS off) unless set.
     # NEWSQA_CORS_ORIGINS takes a JSON list or a comma-separated one.
     cors_origins: Annotated[list[str], NoDecode] = []
+
+    # The API docs at /docs (Swagger UI) and /redoc, served from installed files; off hides them.
+    docs: bool = True
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

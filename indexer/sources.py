@@ -14,6 +14,7 @@ from lxml import html as lxml_html
 from markdown_it import MarkdownIt
 
 from indexer.errors import SourceError
+from indexer.fields import FieldError, check_fields, check_url, id_from_name
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ _BLOCKS = [
 
 # json.loads joins escaped surrogate pairs into one character; any surrogate left is alone.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A JSON Lines article is a flat object; a line longer than the longest article the API takes
+# (indexer/fields.py, with room for escapes and metadata) is refused before it is parsed.
+MAX_JSONL_LINE_CHARS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,22 @@ class RawArticle:
     language: str | None = None
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An input the build leaves out, and why: a whole file, or one line of a JSON Lines file."""
+
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+    @property
+    def kind(self) -> str:
+        """The reason without its details, to count skips by: "invalid JSON", "field url"."""
+        return self.reason.split(" (", 1)[0].split(":", 1)[0]
+
+
 def find_files(paths: Iterable[Path]) -> list[Path]:
     """The article files named by `paths` (files, or folders searched recursively), sorted."""
     found: set[Path] = set()
@@ -70,20 +90,26 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def read_file(path: Path) -> Iterator[RawArticle]:
-    """Raw articles of one file. Raises SourceError naming the file when it is unusable."""
+def read_file(path: Path) -> Iterator[RawArticle | Skipped]:
+    """Raw articles of one file, and each JSON Lines line left out. Raises SourceError naming
+    the file when it is unusable.
+
+    A file's document id is its name without the suffix, made a valid id (indexer/fields.py)
+    when it is not one; JSON Lines ids and fields must follow the rules as they are.
+    """
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise SourceError(f"{path}: unsupported file type (use {', '.join(sorted(SUFFIXES))})")
     text = _read_text(path)
+    doc_id = id_from_name(path.stem)
     if suffix == ".jsonl":
         yield from _jsonl_articles(path, text)
     elif suffix in (".html", ".htm"):
-        yield _html_article(path, text)
+        yield _html_article(path, doc_id, text)
     elif suffix in (".md", ".markdown"):
-        yield RawArticle(doc_id=path.stem, text=_markdown_text(text), source=str(path))
+        yield RawArticle(doc_id=doc_id, text=_markdown_text(text), source=str(path))
     else:
-        yield RawArticle(doc_id=path.stem, text=text, source=str(path))
+        yield RawArticle(doc_id=doc_id, text=text, source=str(path))
 
 
 def _read_text(path: Path) -> str:
@@ -102,33 +128,54 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _jsonl_articles(path: Path, text: str) -> Iterator[RawArticle]:
+def _jsonl_articles(path: Path, text: str) -> Iterator[RawArticle | Skipped]:
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            log.warning("skipped %s: invalid JSON (%s)", where, exc.msg)
-            continue
-        if not isinstance(record, dict):
-            log.warning("skipped %s: expected a JSON object", where)
-            continue
-        record = {key: _no_lone_surrogates(value) for key, value in record.items()}
+        if line.strip():
+            yield _jsonl_article(line, f"{path}:{number}")
+
+
+def _jsonl_article(line: str, where: str) -> RawArticle | Skipped:
+    """The article on one JSON Lines line, or why it is left out (logged as a warning)."""
+    try:
+        record = _parse_line(line)
         doc_id, body = record.get("id"), record.get("text")
-        if not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
-            log.warning("skipped %s: missing 'id'", where)
-            continue
+        if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool) or not str(doc_id).strip():
+            raise SourceError("missing 'id'")
         if not isinstance(body, str) or not body.strip():
-            log.warning("skipped %s: missing or empty 'text'", where)
-            continue
+            raise SourceError("missing or empty 'text'")
         optional = {
             key: value.strip() if isinstance(value, str) and value.strip() else None
             for key in ("title", "url", "date", "language")
             for value in [record.get(key)]
         }
-        yield RawArticle(doc_id=str(doc_id).strip(), text=body, source=where, **optional)
+        raw = RawArticle(doc_id=str(doc_id).strip(), text=body, source=where, **optional)
+        check_fields(raw.doc_id, raw.text, raw.title, raw.url, raw.date, raw.language)
+    except FieldError as exc:
+        return _skip(where, f"field {exc}")
+    except SourceError as exc:
+        return _skip(where, str(exc))
+    return raw
+
+
+def _parse_line(line: str) -> dict[str, object]:
+    """One JSON Lines line as an object, lone surrogates made U+FFFD; SourceError if it is not one."""
+    if len(line) > MAX_JSONL_LINE_CHARS:
+        raise SourceError(f"line longer than {MAX_JSONL_LINE_CHARS} characters")
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"invalid JSON ({exc.msg})") from None
+    except RecursionError:  # the parser recurses once per nested array or object
+        raise SourceError("invalid JSON (nested too deeply)") from None
+    if not isinstance(record, dict):
+        raise SourceError("expected a JSON object")
+    return {key: _no_lone_surrogates(value) for key, value in record.items()}
+
+
+def _skip(where: str, reason: str) -> Skipped:
+    skipped = Skipped(where, reason)
+    log.warning("skipped %s", skipped)
+    return skipped
 
 
 def _no_lone_surrogates(value: object) -> object:
@@ -137,8 +184,9 @@ def _no_lone_surrogates(value: object) -> object:
     return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
-def _html_article(path: Path, text: str) -> RawArticle:
-    """Main text and metadata of a web page, boilerplate (menus, comments) removed."""
+def _html_article(path: Path, doc_id: str, text: str) -> RawArticle:
+    """Main text and metadata of a web page, boilerplate (menus, comments) removed. A page URL
+    that is not http(s) is left out (a `javascript:` canonical link, say); the page is kept."""
     extracted = trafilatura.bare_extraction(
         text,
         include_comments=False,
@@ -149,15 +197,25 @@ def _html_article(path: Path, text: str) -> RawArticle:
     fields = extracted if isinstance(extracted, dict) else extracted.as_dict() if extracted else {}
     if (fields.get("text") or "").strip():
         return RawArticle(
-            doc_id=path.stem,
+            doc_id=doc_id,
             text=fields["text"],
             source=str(path),
             title=fields.get("title") or None,
-            url=fields.get("url") or None,
+            url=_web_url(fields.get("url"), path),
             date=fields.get("date") or None,
         )
     # Too short or too plain for trafilatura's heuristics: fall back to all visible text.
-    return RawArticle(doc_id=path.stem, text=html_to_text(text), source=str(path))
+    return RawArticle(doc_id=doc_id, text=html_to_text(text), source=str(path))
+
+
+def _web_url(url: str | None, path: Path) -> str | None:
+    if not url:
+        return None
+    try:
+        return check_url(url)
+    except FieldError as exc:
+        log.warning("%s: page URL left out (%s)", path, exc.rule)
+        return None
 
 
 def html_to_text(markup: str) -> str:

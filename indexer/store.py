@@ -14,19 +14,25 @@ Layout of an index directory `ROOT`:
     ROOT/versions/<version>/lexical/        BM25 index (bm25s: JSON + .npy, no pickle)
 
 A build writes into `versions/.tmp-*` and only then renames and re-points `current`, so a
-crash or Ctrl-C at any moment leaves the previous index in place and loadable.
+crash or Ctrl-C at any moment leaves the previous index in place and loadable. Writers
+(`newsqa index`, the service's write endpoints) take `ROOT/.write.lock` first
+(`writer_lock`), so two processes never build on the same version and lose each other's work.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +45,7 @@ import numpy as np
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.dense import build_dense, read_dense, touch
-from indexer.errors import IndexFormatError, IndexNotFoundError, NewsqaError
+from indexer.errors import IndexBusyError, IndexFormatError, IndexNotFoundError, NewsqaError
 
 FORMAT = "newsqa-index"
 FORMAT_VERSION = 2  # 2: sentence vectors
@@ -51,7 +57,9 @@ DENSE = "dense.faiss"
 SENTENCES = "sentences.npy"
 SENTENCE_VECTORS = "sentence_vectors.npy"
 LEXICAL = "lexical"
+WRITE_LOCK = ".write.lock"
 _STALE_TMP_SECONDS = 3600
+_LOCK_POLL_SECONDS = 0.05
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,85 @@ class StoredIndex:
 
     # Row i is passage i's vector, memory-mapped; None for a version written before vectors.npy.
     vectors: np.ndarray | None = None
+
+
+class _WriterLock:
+    """This process's hold on one index directory's lock file: a thread lock for the threads of
+    this process (re-entrant, so a writer may call another function that locks), and the
+    file's `flock` for other processes, taken while any thread here holds it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.threads = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+
+_LOCKS: dict[Path, _WriterLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def writer_lock(root: Path, timeout: float) -> Iterator[None]:
+    """Hold the write lock of the index directory `root` for the block.
+
+    Every writer of a version takes it, so writers in any process follow one another: each
+    reads the current version after the one before it has made its own current. The lock is
+    `flock` on `root/.write.lock`, which the kernel releases when its holder exits, kill -9
+    included. Waits up to `timeout` seconds, then raises IndexBusyError naming the holder.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    path = (root / WRITE_LOCK).resolve()
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(path, _WriterLock(path))
+    deadline = time.monotonic() + timeout
+    if not lock.threads.acquire(timeout=timeout):
+        raise IndexBusyError(f"{root}: another write in this process took over {timeout:g} s; try again")
+    try:
+        if lock.depth == 0:
+            lock.fd = _flock(path, deadline, timeout)
+        lock.depth += 1
+        try:
+            yield
+        finally:
+            lock.depth -= 1
+            if lock.depth == 0 and lock.fd is not None:
+                os.close(lock.fd)  # closing the file releases the flock
+                lock.fd = None
+    finally:
+        lock.threads.release()
+
+
+def _flock(path: Path, deadline: float, timeout: float) -> int:
+    """An open descriptor of `path` holding its exclusive flock, once the holder lets go."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexBusyError(
+                        f"{path.parent}: the index is being written by another process "
+                        f"({_holder(path)}) and it did not finish within {timeout:g} s "
+                        "(NEWSQA_LOCK_TIMEOUT); try again when it has"
+                    ) from None
+                time.sleep(_LOCK_POLL_SECONDS)
+        # Who holds it, for the message a waiting writer gives (information only).
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}: {' '.join(sys.argv)[:200]}\n".encode(), 0)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _holder(path: Path) -> str:
+    try:
+        return path.read_text().strip() or "unknown holder"
+    except OSError:
+        return "unknown holder"
 
 
 def corpus_fingerprint(documents: Iterable[Document]) -> str:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from indexer.embed import Embedder
-from indexer.errors import DocumentNotFoundError, NewsqaError, QueryError
+from indexer.errors import DocumentNotFoundError, IndexBusyError, NewsqaError, QueryError
 from indexer.settings import Mode, Settings, load_settings
 from service.documents import ArticleError
 from service.documents import router as documents_router
@@ -37,6 +37,7 @@ from service.models import (
     SearchResponse,
 )
 from service.observability import annotate, instrument
+from service.page import docs_router
 from service.page import router as page_router
 from service.reload import ConflictError, IndexUnavailableError, Reloader, version_of
 from service.reload import router as admin_router
@@ -108,14 +109,22 @@ def document(doc_id: str, index: IndexDep) -> DocumentResponse:
 
 @router.get("/health", response_model=HealthResponse, responses=UNAVAILABLE)
 def health(index: IndexDep) -> HealthResponse:
-    """Liveness and what is loaded: counts, model and the index manifest."""
+    """Liveness and what is loaded: counts, model and the index manifest, less what tells an
+    attacker more than a probe needs (library versions, file hashes, the paths of skipped inputs)."""
+    manifest = {key: value for key, value in index.manifest.items() if key not in PRIVATE_MANIFEST}
+    if isinstance(skipped := index.manifest.get("skipped"), dict):
+        manifest["skipped"] = {"count": skipped.get("count", 0)}
     return HealthResponse(
         status="ok",
         documents=len(index.documents),
         passages=len(index.passages),
         model=index.embedder.name,
-        index=index.manifest,
+        index=manifest,
     )
+
+
+# Manifest sections /health leaves out: it answers anyone, tokens or not.
+PRIVATE_MANIFEST = ("libraries", "sha256", "files", "skipped")
 
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
@@ -146,6 +155,12 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         description="Semantic search and extractive question answering over a news archive, "
         "with every answer cited by document id and exact character offsets.",
         lifespan=lifespan,
+        # /docs and /redoc are served from installed files (service/page.py), not a CDN.
+        docs_url=None,
+        redoc_url=None,
+        # No redirect from `/search/` to `/search`: Starlette builds it from the request's Host
+        # header, which a client controls.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.index, app.state.index_error = None, None
@@ -153,6 +168,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.include_router(documents_router)
     app.include_router(admin_router)
     app.include_router(page_router)
+    if settings.docs:
+        app.include_router(docs_router)
     protect(app, settings)
     instrument(app, log_queries=settings.log_queries)
     _add_error_handlers(app)
@@ -166,6 +183,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         (DocumentNotFoundError, 404),
         (ConflictError, 409),
         (IndexUnavailableError, 503),
+        (IndexBusyError, 503),
         (NewsqaError, 500),
     ]
     for error_type, status in statuses:

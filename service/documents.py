@@ -59,7 +59,7 @@ def clean_article(article: ArticleRequest) -> Document:
 def put_documents(reloader: Reloader, documents: list[Document]) -> tuple[Index, list[bool]]:
     """Add or replace `documents` in one new version and serve it; returns the index and, for
     each document, whether it is new. Writing what is already stored makes no new version."""
-    with reloader.lock:
+    with reloader.writing():
         base = reloader.latest()
         stored = dict(base.documents)
         created = [document.doc_id not in stored for document in documents]
@@ -72,7 +72,7 @@ def put_documents(reloader: Reloader, documents: list[Document]) -> tuple[Index,
 
 def delete_document(reloader: Reloader, doc_id: str) -> Index:
     """Remove one document in a new version and serve it."""
-    with reloader.lock:
+    with reloader.writing():
         base = reloader.latest()
         if doc_id not in base.documents:
             raise DocumentNotFoundError(f"unknown document id {doc_id!r}")

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from indexer import fields
+from indexer.fields import (
+    DOC_ID_PATTERN,
+    LANGUAGE_PATTERN,
+    MAX_DATE_CHARS,
+    MAX_DOC_ID_CHARS,
+    MAX_LANGUAGE_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+)
 from indexer.settings import Mode
+
+T = TypeVar("T")
 
 MAX_TOP_K = 50
 MAX_QUESTION_CHARS = 1000
 
-# Ids of articles written through the API: ASCII letters, digits and `_ . : @ + -`, starting with a
-# letter, digit or `_`; never a `/`, space or control character, so every id is one path segment.
-DOC_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@+-]{0,199}$"
-MAX_DOC_ID_CHARS = 200
-MAX_ARTICLE_CHARS = 1_000_000
 MAX_BATCH = 100
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class AskRequest(BaseModel):
@@ -112,51 +119,61 @@ class ValidationErrorResponse(ErrorResponse):
 
 
 class ArticleRequest(BaseModel):
-    """One article to add or replace, as in a `.jsonl` input line; cleaned like every indexed file."""
+    """One article to add or replace, as in a `.jsonl` input line; cleaned like every indexed
+    file, and held to the same field rules (indexer/fields.py)."""
 
     id: StrictStr = Field(
         max_length=MAX_DOC_ID_CHARS,
         json_schema_extra={"pattern": DOC_ID_PATTERN},
         examples=["2026-11-23-flood"],
     )
-    text: StrictStr = Field(max_length=MAX_ARTICLE_CHARS, examples=["Heavy rain flooded the lower town."])
-    title: StrictStr | None = Field(default=None, max_length=1000)
-    url: StrictStr | None = Field(default=None, max_length=2000)
-    date: StrictStr | None = Field(default=None, max_length=100)
+    text: StrictStr = Field(max_length=MAX_TEXT_CHARS, examples=["Heavy rain flooded the lower town."])
+    title: StrictStr | None = Field(default=None, max_length=MAX_TITLE_CHARS)
+    url: StrictStr | None = Field(
+        default=None,
+        max_length=MAX_URL_CHARS,
+        description="An absolute http or https URL.",
+        examples=["https://example.org/2026/11/23/flood"],
+    )
+    date: StrictStr | None = Field(default=None, max_length=MAX_DATE_CHARS)
     language: StrictStr | None = Field(
-        default=None, max_length=20, json_schema_extra={"pattern": r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"}
+        default=None, max_length=MAX_LANGUAGE_CHARS, json_schema_extra={"pattern": LANGUAGE_PATTERN}
     )
 
     @field_validator("id")
     @classmethod
-    def _id_chars(cls, doc_id: str) -> str:
-        if not re.fullmatch(DOC_ID_PATTERN, doc_id):
-            raise PydanticCustomError(
-                "doc_id",
-                "must be 1-200 of the characters A-Z a-z 0-9 _ . : @ + -, starting with a letter, digit or _",
-            )
-        return doc_id
+    def _id(cls, doc_id: str) -> str:
+        return _checked(fields.check_doc_id, doc_id)
 
     @field_validator("text")
     @classmethod
-    def _text_not_blank(cls, text: str) -> str:
-        if not text.strip():
-            raise PydanticCustomError("blank", "must not be blank")
-        return text
+    def _text(cls, text: str) -> str:
+        return _checked(fields.check_text, text)
 
-    @field_validator("title", "url", "date")
+    @field_validator("title", "date")
     @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
-        if value is not None and _CONTROL.search(value):
-            raise PydanticCustomError("control", "must be one line without control characters")
-        return value
+    def _one_line(cls, value: str | None, info: ValidationInfo) -> str | None:
+        limit = MAX_TITLE_CHARS if info.field_name == "title" else MAX_DATE_CHARS
+        return _checked(lambda line: fields.check_line(str(info.field_name), line, limit), value)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        return _checked(fields.check_url, url)
 
     @field_validator("language")
     @classmethod
-    def _language_code(cls, language: str | None) -> str | None:
-        if language is not None and not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*", language):
-            raise PydanticCustomError("language", "must be a language code such as en, no or vi")
-        return language
+    def _language(cls, language: str | None) -> str | None:
+        return _checked(fields.check_language, language)
+
+
+def _checked(check: Callable[[T], object], value: T) -> T:
+    """`value` if `check` passes it; else its FieldError as a pydantic error (a 422 naming the field)."""
+    try:
+        check(value)
+    except fields.FieldError as exc:
+        raise PydanticCustomError(f"invalid_{exc.field}", exc.rule) from None
+    return value
 
 
 class BatchRequest(BaseModel):

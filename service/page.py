@@ -1,4 +1,5 @@
-"""The search page and the article view: small hand-written HTML, CSS and JS over the JSON API."""
+"""The search page, the article view and the API docs: small hand-written HTML, CSS and JS over
+the JSON API, and Swagger UI and ReDoc from the bundles fastapi-offline ships (no CDN)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,45 @@ from pathlib import Path
 from string import Template
 from urllib.parse import urlencode
 
+import fastapi_offline
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from indexer.clean import Document
 from indexer.errors import DocumentNotFoundError
+from indexer.fields import FieldError, check_url
 from service.security import check_reader
 
 STATIC_DIR = Path(__file__).parent / "static"
+DOCS_DIR = Path(fastapi_offline.__file__).parent / "static"
 ASSET_TYPES = {
     "app.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "auth.js": "text/javascript; charset=utf-8",
     "read.js": "text/javascript; charset=utf-8",
+    "docs.js": "text/javascript; charset=utf-8",
 }
+DOCS_ASSET_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
+# Swagger UI and ReDoc set styles inline (ReDoc adds <style> elements) and ReDoc runs its search
+# in a worker it makes from a blob; scripts still come only from this origin.
+DOCS_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 MODES = ("hybrid", "dense", "lexical")
 
 # Pages are HTML, not API operations: none of them belongs in the OpenAPI schema.
 router = APIRouter(include_in_schema=False)
+
+
+# The API docs (/docs, /redoc), included unless NEWSQA_DOCS is off.
+docs_router = APIRouter(include_in_schema=False)
 
 
 @dataclass(frozen=True)
@@ -38,8 +60,8 @@ class Asset:
 
 
 @cache
-def _asset(name: str) -> Asset:
-    body = (STATIC_DIR / name).read_bytes()
+def _asset(name: str, folder: Path = STATIC_DIR) -> Asset:
+    body = (folder / name).read_bytes()
     return Asset(body, f'"{hashlib.sha256(body).hexdigest()[:16]}"')
 
 
@@ -52,13 +74,35 @@ def search_page() -> HTMLResponse:
 @router.get("/static/{name}")
 def static_asset(name: str, request: Request) -> Response:
     """A stylesheet or script, revalidated by ETag so an edit shows up on the next load."""
-    if name not in ASSET_TYPES:
+    return _serve(name, request, ASSET_TYPES, STATIC_DIR)
+
+
+@docs_router.get("/docs", response_class=HTMLResponse)
+def swagger_ui() -> HTMLResponse:
+    """Swagger UI over /openapi.json."""
+    return HTMLResponse(_asset("docs.html").body, headers={"Content-Security-Policy": DOCS_POLICY})
+
+
+@docs_router.get("/redoc", response_class=HTMLResponse)
+def redoc() -> HTMLResponse:
+    """ReDoc over /openapi.json."""
+    return HTMLResponse(_asset("redoc.html").body, headers={"Content-Security-Policy": DOCS_POLICY})
+
+
+@docs_router.get("/static/docs/{name}")
+def docs_asset(name: str, request: Request) -> Response:
+    """Swagger UI's and ReDoc's files, as the installed fastapi-offline ships them."""
+    return _serve(name, request, DOCS_ASSET_TYPES, DOCS_DIR)
+
+
+def _serve(name: str, request: Request, types: dict[str, str], folder: Path) -> Response:
+    if name not in types:
         return Response("no such file", status_code=404, media_type="text/plain")
-    asset = _asset(name)
+    asset = _asset(name, folder)
     headers = {"ETag": asset.etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)
-    return Response(asset.body, media_type=ASSET_TYPES[name], headers=headers)
+    return Response(asset.body, media_type=types[name], headers=headers)
 
 
 @router.get("/read/{doc_id:path}", response_class=HTMLResponse)
@@ -112,7 +156,10 @@ def _article(document: Document, span: tuple[int, int] | None, back: str, asked:
     facts = [("Language", escape(document.language))]
     if document.url:
         url = escape(document.url)
-        facts.append(("Source", f'<a href="{url}" rel="noopener noreferrer">{url}</a>'))
+        # Only an http(s) URL becomes a link, also in an index written before fields.py's
+        # rules: a `javascript:` one would run on this origin when clicked.
+        link = f'<a href="{url}" rel="noopener noreferrer">{url}</a>' if _web_url(document.url) else url
+        facts.append(("Source", link))
     if document.date:
         facts.append(("Date", escape(document.date)))
     facts.append(("Document", f"<code>{escape(document.doc_id)}</code>"))
@@ -139,6 +186,13 @@ def _article(document: Document, span: tuple[int, int] | None, back: str, asked:
         f'<dl class="facts">{fact_rows}</dl></header>{notice}'
         f'<div class="card article-text">{body}</div></article>'
     )
+
+
+def _web_url(url: str) -> bool:
+    try:
+        return check_url(url) is not None
+    except FieldError:
+        return False
 
 
 def _marked(span: str) -> str:

@@ -2,7 +2,9 @@
 
 The app serves whatever `Index` object `app.state.index` holds. A swap is one attribute
 assignment, so a request that has taken an index keeps it to the end: its citations always
-point into that version's documents. Writes and reloads take one lock, so they never interleave.
+point into that version's documents. Writes and reloads take one lock, so they never interleave;
+writes also take the index directory's write lock (indexer/store.py: writer_lock), so that a
+`newsqa index` in another process never builds on a version a write here is replacing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import asyncio
 import gc
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +27,7 @@ from indexer.clean import Document
 from indexer.embed import Embedder
 from indexer.errors import IndexNotFoundError, NewsqaError
 from indexer.settings import Settings
-from indexer.store import load_index, resolve
+from indexer.store import load_index, resolve, writer_lock
 from service.index import Index
 from service.models import ADMIN_ONLY, CONFLICT, ReloadResponse
 from service.observability import Metrics
@@ -126,9 +130,16 @@ class Reloader:
             await asyncio.sleep(self.settings.reload_interval)
             await run_in_threadpool(self.reload_if_moved)
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold both locks a write needs: this service's, and the index directory's across
+        processes. Inside, `latest()` is the newest version and nothing else writes."""
+        with self.lock, writer_lock(self.settings.index_dir, self.settings.lock_timeout):
+            yield
+
     def latest(self) -> Index:
         """The index to base a write on: the served one, or a newer version written by another
-        process and not yet picked up (so a write never undoes it). Call with the lock held."""
+        process and not yet picked up (so a write never undoes it). Call inside `writing()`."""
         target = self._target()
         index = self.index
         if target is not None and (index is None or target != index.stored.path) and target != self.skipped:
@@ -143,7 +154,7 @@ class Reloader:
         return index
 
     def write(self, documents: list[Document]) -> Index:
-        """Write `documents` as a new version, load it and serve it. Call with the lock held."""
+        """Write `documents` as a new version, load it and serve it. Call inside `writing()`."""
         report = build_documents(documents, self.settings, self.embedder)
         index = self._load(report.path)
         self._swap(index, "write")

@@ -27,7 +27,7 @@ DEBRIS = [
 @pytest.fixture(scope="module")
 def bundled_documents() -> dict[str, object]:
     documents, skipped = load_documents([ARTICLES])
-    assert skipped == 0
+    assert skipped == []
     return {doc.doc_id: doc for doc in documents}
 
 
@@ -86,7 +86,7 @@ def test_every_format_is_read(tmp_path: Path):
     )
     documents, skipped = load_documents([tmp_path])
     by_id = {doc.doc_id: doc for doc in documents}
-    assert skipped == 0
+    assert skipped == []
     assert set(by_id) == {"page", "note", "j1", "j2"}
     assert "It links four wards." in by_id["page"].text
     assert "tracking" not in by_id["page"].text
@@ -104,7 +104,13 @@ def test_bad_files_are_skipped_with_a_warning_naming_them(tmp_path: Path, caplog
     with caplog.at_level(logging.WARNING):
         documents, skipped = load_documents([tmp_path])
     assert sorted(doc.doc_id for doc in documents) == ["good", "ok"]
-    assert skipped == 3
+    assert sorted(skip.kind for skip in skipped) == [
+        "binary file",
+        "empty file",
+        "invalid JSON",
+        "missing or empty 'text'",
+        "not valid UTF-8",
+    ]
     warnings = caplog.text
     for name in ("empty.txt: empty file", "binary.txt: binary file", "latin1.txt: not valid UTF-8"):
         assert name in warnings
@@ -119,5 +125,5 @@ def test_duplicate_ids_keep_the_first(tmp_path: Path, caplog):
     with caplog.at_level(logging.WARNING):
         documents, skipped = load_documents([tmp_path])
     assert [doc.text for doc in documents] == ["The first story."]
-    assert skipped == 1
+    assert [skip.kind for skip in skipped] == ["duplicate id"]
     assert "already taken" in caplog.text

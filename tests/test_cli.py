@@ -36,7 +36,7 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stderr
     changes, summary = result.stdout.splitlines()
     assert changes == "added 1 (roads), updated 0, removed 0, unchanged 0; embedded 1 passages, reused 0"
-    assert summary.startswith("indexed 1 documents, 1 passages, 1 skipped in ")
+    assert summary.startswith("indexed 1 documents, 1 passages, 1 skipped (1 binary file) in ")
     assert "skipped" in result.stderr and "broken.txt: binary file" in result.stderr
     return folder / "index"
 

@@ -67,15 +67,17 @@ def test_read_endpoints_need_the_api_token_when_it_is_set(guarded, bundled):
         ({"Authorization": f"Basic {READER_TOKEN}"}, MISSING),
         (bearer(""), MISSING),
         (bearer("wrong"), WRONG),
-        (bearer(ADMIN_TOKEN), WRONG),
+        (bearer(ADMIN_TOKEN + "x"), WRONG),
         (bearer(READER_TOKEN + "x"), WRONG),
     ]:
         for response in read_requests(guarded, doc_id, headers):
             assert response.status_code == 401, (headers, response.text)
             assert response.json() == {"detail": detail}
             assert response.headers["www-authenticate"] == "Bearer"
-    for response in read_requests(guarded, doc_id, bearer(READER_TOKEN)):
-        assert response.status_code == 200, response.text
+    # An admin may read what they may change: the admin token opens the read endpoints too.
+    for token in (READER_TOKEN, ADMIN_TOKEN):
+        for response in read_requests(guarded, doc_id, bearer(token)):
+            assert response.status_code == 200, response.text
     assert guarded.get(f"/documents/{doc_id}", headers=bearer(READER_TOKEN)).json()["doc_id"] == doc_id
 
 
@@ -223,7 +225,7 @@ PREFLIGHT = {
 
 def test_cors_is_off_by_default(client):
     preflight = client.options("/ask", headers={"Origin": "http://elsewhere.example", **PREFLIGHT})
-    assert preflight.status_code == 405
+    assert preflight.status_code == 204  # a plain OPTIONS answer: no CORS headers
     assert "access-control-allow-origin" not in preflight.headers
     simple = client.get("/health", headers={"Origin": "http://elsewhere.example"})
     assert "access-control-allow-origin" not in simple.headers
@@ -317,3 +319,132 @@ def page_answering(browser: Any, base_url: str, token: str) -> tuple[Any, list[s
 
     page.on("dialog", answer)
     return page, prompts
+
+
+# --- headers, methods and redirects -------------------------------------------------------
+
+
+def test_every_response_carries_the_security_headers(client, bundled):
+    doc_id = next(iter(bundled.documents))
+    pages = [client.get("/"), client.get(f"/read/{doc_id}"), client.get("/read/no-such-id")]
+    data = [
+        client.get("/health"),
+        client.post("/ask", json=QUESTION),
+        client.post("/ask", json={}),
+        client.get("/static/app.js"),
+        client.get("/no-such-route"),
+    ]
+    for response in pages + data:
+        assert response.headers["x-content-type-options"] == "nosniff", response.url
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    for response in pages:
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "connect-src 'self';" in policy
+    for response in data:
+        assert response.headers["content-security-policy"].startswith("default-src 'none';")
+
+
+def test_head_and_options_are_answered_on_every_route(client):
+    for path in ("/health", "/", "/static/app.js", "/search?q=coffee", "/metrics"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+        options = client.options(path)
+        assert (options.status_code, options.headers["allow"]) == (204, "GET, HEAD, OPTIONS"), path
+    assert client.options("/ask").headers["allow"] == "OPTIONS, POST"
+    assert client.head("/ask").status_code == 405
+    assert client.options("/no-such-route").status_code == 404
+
+
+def test_no_redirect_reflects_the_host_header(client):
+    for path in ("/search/?q=a", "/health/", "/docs/"):
+        response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert response.status_code == 404, path
+        assert "location" not in response.headers
+
+
+def test_health_tells_a_probe_no_more_than_it_needs(client):
+    index = client.get("/health").json()["index"]
+    assert {"libraries", "sha256", "files"}.isdisjoint(index)
+    assert index["skipped"] == {"count": 0}
+    assert {"version", "counts", "model"} <= set(index)
+
+
+# --- stored script: the document URL ----------------------------------------------------------
+
+
+HOSTILE_URLS = [
+    "JaVaScRiPt:alert(sessionStorage.getItem('newsqa-token'))",
+    " javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "//evil.example/x",
+    "https:/no-host",
+    "file:///etc/passwd",
+]
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory, embedder: Any) -> Iterator[TestClient]:
+    settings = load_settings(
+        index_dir=tmp_path_factory.mktemp("writable") / "index", admin_token=SecretStr(ADMIN_TOKEN)
+    )
+    from indexer.build import build_documents
+    from indexer.clean import Document
+
+    seed = Document("seed", "Seed", "The seed article about coffee farms.", "en", "api")
+    build_documents([seed], settings, embedder)
+    with TestClient(create_app(settings, embedder)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_only_web_urls_are_stored(writable, url):
+    article = {"id": "hostile", "text": "Coffee prices rose in the province.", "url": url}
+    response = writable.post("/documents", json=article, headers=bearer(ADMIN_TOKEN))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == "url: must be an absolute http or https URL"
+    assert writable.get("/documents/hostile").status_code == 404
+
+
+def test_a_web_url_is_stored_and_linked(writable):
+    article = {"id": "fine", "text": "Coffee prices rose.", "url": "https://news.example/a?b=1&c=2"}
+    assert writable.post("/documents", json=article, headers=bearer(ADMIN_TOKEN)).status_code == 201
+    page = writable.get("/read/fine").text
+    assert '<a href="https://news.example/a?b=1&amp;c=2" rel="noopener noreferrer">' in page
+
+
+def test_an_old_index_with_a_script_url_renders_no_link(tmp_path, embedder):
+    # Written before the field rules: the URL is shown as text, never as a link.
+    from indexer.build import build_documents
+    from indexer.clean import Document
+
+    settings = load_settings(index_dir=tmp_path / "index")
+    hostile = Document("old", "Old", "Coffee.", "en", "api", url="javascript:alert(1)")
+    build_documents([hostile], settings, embedder)
+    with TestClient(create_app(settings, embedder)) as test_client:
+        page = test_client.get("/read/old").text
+    assert "<dd>javascript:alert(1)</dd>" in page and 'href="javascript' not in page
+
+
+def test_the_api_docs_are_served_from_installed_files(client):
+    for path in ("/docs", "/redoc"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "cdn" not in page.text.lower() and "<script>" not in page.text
+        assert "script-src 'self';" in page.headers["content-security-policy"]
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        asset = client.get(f"/static/docs/{name}")
+        assert asset.status_code == 200 and len(asset.content) > 100_000, name
+    assert client.get("/static/docs/../api.py").status_code == 404
+
+
+def test_the_docs_can_be_turned_off(bundled, bundled_settings, embedder):
+    app = create_app(bundled_settings.model_copy(update={"docs": False}), embedder)
+    with TestClient(app) as test_client:
+        assert test_client.get("/docs").status_code == 404
+        assert test_client.get("/redoc").status_code == 404
+        assert test_client.get("/openapi.json").status_code == 200
