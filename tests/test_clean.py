@@ -127,3 +127,86 @@ def test_duplicate_ids_keep_the_first(tmp_path: Path, caplog):
     assert [doc.text for doc in documents] == ["The first story."]
     assert [skip.kind for skip in skipped] == ["duplicate id"]
     assert "already taken" in caplog.text
+
+
+def test_a_deeply_nested_line_is_skipped_and_the_rest_indexed(tmp_path: Path, caplog):
+    nested = '{"id":"bad","text":"x","extra":' + "[" * 1000 + "]" * 1000 + "}"
+    huge = json.dumps({"id": "huge", "text": "x" * 4_000_001})
+    lines = [json.dumps({"id": "ok", "text": "Coffee prices rose."}), nested, huge, '"just a string"']
+    (tmp_path / "feed.jsonl").write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING):
+        documents, skipped = load_documents([tmp_path])
+    assert [doc.doc_id for doc in documents] == ["ok"]
+    assert [(Path(skip.source).name, skip.reason) for skip in skipped] == [
+        ("feed.jsonl:2", "invalid JSON (nested too deeply)"),
+        ("feed.jsonl:3", "line longer than 4000000 characters"),
+        ("feed.jsonl:4", "expected a JSON object"),
+    ]
+    assert "feed.jsonl:2: invalid JSON (nested too deeply)" in caplog.text
+
+
+# Each breaks a rule the API answers 422 to (indexer/fields.py); a file must not get it stored.
+BAD_FIELDS = [
+    ({"id": "../../../tmp/x"}, "field id"),
+    ({"id": "x" * 5000}, "field id"),
+    ({"id": "a\x00b"}, "field id"),
+    ({"id": "a\nb"}, "field id"),
+    ({"id": "a b"}, "field id"),
+    ({"language": "<script>"}, "field language"),
+    ({"url": "JaVaScRiPt:alert(1)"}, "field url"),
+    ({"url": "data:text/html,<script>alert(1)</script>"}, "field url"),
+    ({"title": "Two\nlines"}, "field title"),
+    ({"date": "d" * 101}, "field date"),
+    ({"text": "t" * 1_000_001}, "field text"),
+]
+
+
+def test_json_lines_fields_follow_the_api_rules(tmp_path: Path, caplog):
+    lines = [
+        json.dumps({"id": f"bad{i}", "text": "Coffee.", **fields}) for i, (fields, _) in enumerate(BAD_FIELDS)
+    ]
+    lines.append(
+        json.dumps({"id": "good", "text": "Coffee.", "url": "https://news.example/a", "language": "vi"})
+    )
+    (tmp_path / "feed.jsonl").write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING):
+        documents, skipped = load_documents([tmp_path])
+    assert [(doc.doc_id, doc.url, doc.language) for doc in documents] == [
+        ("good", "https://news.example/a", "vi")
+    ]
+    assert [skip.kind for skip in skipped] == [kind for _, kind in BAD_FIELDS]
+    assert "feed.jsonl:7: field url: must be an absolute http or https URL" in caplog.text
+
+
+def test_a_file_name_that_is_no_valid_id_becomes_one(tmp_path: Path):
+    (tmp_path / "Tin tức Sơn La (1).txt").write_text("Coffee prices rose in Sơn La.")
+    (tmp_path / "ok_name-2.md").write_text("Tea prices fell.")
+    documents, skipped = load_documents([tmp_path])
+    assert sorted(doc.doc_id for doc in documents) == ["Tin-tuc-Son-La-1", "ok_name-2"]
+    assert skipped == []
+
+
+def test_a_headline_only_article_is_kept(tmp_path: Path):
+    brief = "Sơn La opens a new coffee processing plant"
+    (tmp_path / "briefs.jsonl").write_text(json.dumps({"id": "brief", "title": brief, "text": brief}) + "\n")
+    documents, skipped = load_documents([tmp_path])
+    assert skipped == []
+    (document,) = documents
+    assert (document.title, document.text) == (brief, brief)
+
+
+def test_a_page_url_that_is_not_http_is_left_out(tmp_path: Path, monkeypatch):
+    # trafilatura drops such URLs itself today; newsqa's own rule holds whatever it returns.
+    import trafilatura
+
+    extracted = {
+        "text": "The province harvested a record crop.",
+        "title": "Harvest",
+        "url": "javascript:alert(1)",
+    }
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *args, **kwargs: extracted)
+    (tmp_path / "page.html").write_text(
+        "<html><body><p>The province harvested a record crop.</p></body></html>"
+    )
+    (document,), _ = load_documents([tmp_path])
+    assert document.url is None and document.text == "The province harvested a record crop."
