@@ -84,6 +84,11 @@ def token_f1(prediction: str | None, golds: list[str]) -> float:
     return best
 
 
+def exact_match(prediction: str | None, golds: list[str]) -> bool:
+    """SQuAD exact match: `prediction` normalised equals some gold answer normalised."""
+    return prediction is not None and any(normalize_answer(prediction) == normalize_answer(g) for g in golds)
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """The `q`-th percentile (linear interpolation, as numpy), rounded to 0.1; None for no values."""
     return round(float(np.percentile(values, q)), 1) if values else None

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from eval.metrics import Qrels, Run, percentile, ranking_metrics, token_f1
+from eval.metrics import Qrels, Run, exact_match, percentile, ranking_metrics, token_f1
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.errors import NewsqaError
 from indexer.settings import Mode
-from service.models import Answer, AskResponse, Citation
+from service.models import AskResponse
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 CUTOFFS = (1, 3, 5, 10)
@@ -23,6 +23,9 @@ METRICS = [
     *RANKING,
     "answer_hit",
     "answer_f1",
+    "exact_match",
+    "answer_words",
+    "type_accuracy",
     "citation_exact",
     "abstain_precision",
     "abstain_recall",
@@ -35,13 +38,15 @@ METRICS = [
 @dataclass(frozen=True)
 class Question:
     """An evaluation question; `answers` are exact substrings of the stored text of `doc_id`
-    (any one of them is a correct answer); no answers means the archive cannot answer it."""
+    (any one of them is a correct answer); no answers means the archive cannot answer it.
+    `answer_type` is the type a short answer should have (service/spans.py), where tagged."""
 
     id: str
     question: str
     answers: list[str]
     doc_id: str | None
     tags: list[str] = field(default_factory=list)
+    answer_type: str | None = None
 
     @property
     def answerable(self) -> bool:
@@ -101,18 +106,22 @@ def gold_rank(relevant: dict[str, int], response: AskResponse) -> int | None:
 
 
 def answer_hit(question: Question, response: AskResponse) -> bool:
+    """Whether the answer's sentence holds a gold answer (what a sentence-level answer scored)."""
     answer = response.answer
-    return answer is not None and any(gold in answer.text for gold in question.answers)
+    return answer is not None and any(gold in answer.sentence.text for gold in question.answers)
 
 
 def exact_spans(response: AskResponse, documents: dict[str, Document]) -> tuple[int, int]:
-    """How many of the response's spans (citations and answer) satisfy
+    """How many of the response's spans (citations, the answer and its sentence) satisfy
     `document.text[start:end] == text`, and how many it has."""
-    spans: list[Citation | Answer] = [*response.citations, *([response.answer] if response.answer else [])]
+    spans: list[tuple[str, int, int, str]] = [(c.doc_id, c.start, c.end, c.text) for c in response.citations]
+    if (answer := response.answer) is not None:
+        spans.append((answer.doc_id, answer.start, answer.end, answer.text))
+        spans.append((answer.doc_id, answer.sentence.start, answer.sentence.end, answer.sentence.text))
     exact = sum(
         1
-        for span in spans
-        if span.doc_id in documents and documents[span.doc_id].text[span.start : span.end] == span.text
+        for doc_id, start, end, text in spans
+        if doc_id in documents and documents[doc_id].text[start:end] == text
     )
     return exact, len(spans)
 
@@ -125,6 +134,7 @@ class _Outcome:
     rank: int | None
     hit: bool
     f1: float
+    em: bool
     exact: tuple[int, int]
 
 
@@ -150,6 +160,7 @@ def evaluate(
                 rank=gold_rank(relevant, response),
                 hit=answer_hit(question, response),
                 f1=token_f1(response.answer.text if response.answer else None, question.answers),
+                em=exact_match(response.answer.text if response.answer else None, question.answers),
                 exact=exact_spans(response, index.documents),
             )
         run: Run = {
@@ -206,6 +217,11 @@ def _metrics(
     metrics = {name: _mean([ranking.get(q.id, {}).get(name, 0.0) for q in answerable]) for name in RANKING}
     metrics["answer_hit"] = _share(answerable, lambda q: outcomes[q.id].hit)
     metrics["answer_f1"] = _mean([outcomes[q.id].f1 for q in answerable])
+    metrics["exact_match"] = _share(answerable, lambda q: outcomes[q.id].em)
+    answers = [a for q in answerable if (a := outcomes[q.id].response.answer) is not None]
+    metrics["answer_words"] = _mean([float(len(a.text.split())) for a in answers])
+    typed = [q for q in answerable if q.answer_type]
+    metrics["type_accuracy"] = _share(typed, lambda q: _answer_type(outcomes[q.id].response) == q.answer_type)
     exact = [outcomes[q.id].exact for q in questions]
     metrics["citation_exact"] = _ratio(sum(e for e, _ in exact), sum(n for _, n in exact))
     metrics["abstain_precision"] = _share(abstained, lambda q: not q.answerable)
@@ -217,10 +233,24 @@ def _metrics(
     return metrics
 
 
+def _answer_type(response: AskResponse) -> str | None:
+    return response.answer.type if response.answer else None
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: metrics per mode, per tag for each mode, then the failures."""
     sections = [f"{report['questions']} questions.", _table("mode", report["modes"])]
-    columns = ["questions", "hit@1", "hit@5", "ndcg@10", "answer_hit", "answer_f1", "abstain_recall"]
+    columns = [
+        "questions",
+        "hit@1",
+        "hit@5",
+        "ndcg@10",
+        "answer_hit",
+        "answer_f1",
+        "exact_match",
+        "abstain_recall",
+        "false_abstain",
+    ]
     for mode, by_tag in report["by_tag"].items():
         if not by_tag:
             continue

@@ -13,7 +13,8 @@ import numpy as np
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.text import terms
-from service.models import Answer, Citation
+from service.models import Answer, AnswerSentence, Citation
+from service.spans import Span, best_span, head_noun, question_type
 
 # Weights of a sentence's score, chosen on the bundled evaluation set (see README):
 # semantic similarity to the question, IDF-weighted share of the question's terms it
@@ -21,6 +22,11 @@ from service.models import Answer, Citation
 SIMILARITY_WEIGHT = 1.0
 OVERLAP_WEIGHT = 0.3
 RANK_PENALTY = 0.02
+# The short answer is looked for in this many of the best sentences, each scored with its
+# best phrase's score (0-1) times SPAN_WEIGHT (chosen on the evaluation set, see
+# docs/2026-12-01-short-answers.md).
+SPAN_SENTENCES = 3
+SPAN_WEIGHT = 0.1
 
 # Questions whose answer is a figure or a date: a sentence without a digit cannot hold it.
 _ASKS_FOR_NUMBER = re.compile(
@@ -53,6 +59,9 @@ _MEASURED = re.compile(
 # A sentence is read with the ones before it, for the question's terms it leaves to them
 # ("..., he said"; "the ward was urged").
 CONTEXT_SENTENCES = 2
+# The characters before an answer that may hold the question's names ("Nghiem urged ... He
+# also ... He called for ...").
+NAMED_CONTEXT = 900
 CAPTION_WORDS = 16
 # Where a sentence joins two clauses that each stand alone (not a semicolon: it also
 # separates the items of a list).
@@ -140,14 +149,20 @@ class Vocabulary:
         Such terms come from words capitalised after the first, or with a digit, and are
         known to the archive but mentioned in at most half of its documents ("Na Sang",
         "CT03"; not "Party" or "Committee")."""
+        subject: set[str] | None = None
+        for term in self.subject_terms(question):
+            mentioning = {doc_id for doc_id in among if self.mentions(doc_id, term)}
+            subject = mentioning if subject is None else subject & mentioning
+        return subject
+
+    def subject_terms(self, question: str, among: float | None = None) -> set[str]:
+        """The terms of the question's names and numbers that pick out a subject: from words
+        capitalised after the first, or with a digit, known to the archive and mentioned in
+        at most `among` of its documents (half of them by default)."""
         words = _WORD.findall(question)[1:]
         named = {term for word in words if word[0].isupper() or _DIGIT.search(word) for term in terms(word)}
-        subject: set[str] | None = None
-        for term in named:
-            if 0 < self.document_count(term) <= self.documents / 2:
-                mentioning = {doc_id for doc_id in among if self.mentions(doc_id, term)}
-                subject = mentioning if subject is None else subject & mentioning
-        return subject
+        most = self.documents / 2 if among is None else among
+        return {term for term in named if 0 < self.document_count(term) <= most}
 
 
 def asks_for_number(question: str) -> bool:
@@ -199,6 +214,18 @@ def extract_answer(
     where a change ended or how far it went does not count (`answering_figures`).
     """
     subject = vocabulary.subject_documents(question, {citation.doc_id for citation in citations})
+    # The question's names and numbers must also be in the answer's sentence, the few before
+    # it, or what the article is about (title and lead): a sentence about another commune of
+    # the same article does not answer.
+    named = frozenset(vocabulary.subject_terms(question))
+    # What a which/what question asks about ("which expressway") is named where it is answered.
+    head = [
+        term
+        for word in head_noun(question)[-1:]
+        if question_type(question) == "thing"
+        for term in terms(word)
+        if vocabulary.idf(term) is not None
+    ]
     # A figure the question names itself ("Resolution No. 22") does not answer it.
     wants_number = asks_for_number(question)
     given = set(_NUMBER.findall(question))
@@ -216,6 +243,8 @@ def extract_answer(
         if subject is not None and citation.doc_id not in subject:
             continue
         text = documents[citation.doc_id].text
+        # What the article is about: its title and lead paragraph.
+        about = _terms_of(documents[citation.doc_id].title) | _terms_of(text[: text.find("\n\n") % len(text)])
         offsets, vectors = sentences_of(citation)
         context: list[frozenset[str]] = []  # terms of the sentences before, captions left out
         for (start, end), similarity in zip(offsets, vectors @ question_vector, strict=True):
@@ -224,12 +253,17 @@ def extract_answer(
             caption = is_caption(text, start, end)
             span = (citation.doc_id, start, end)
             pool = captions if caption else scored
+            read = present.union(*context[-CONTEXT_SENTENCES:])
             if (
                 span not in pool  # scored already, from a better-ranked passage
                 and measured <= present
+                and set(head) <= read
+                and (
+                    named <= about | present
+                    or named <= about | present | _terms_of(text[max(0, start - NAMED_CONTEXT) : start])
+                )
                 and (not wants_number or answering_figures(sentence, given, earlier))
             ):
-                read = present.union(*context[-CONTEXT_SENTENCES:])
                 pool[span] = (
                     SIMILARITY_WEIGHT * float(similarity)
                     + OVERLAP_WEIGHT * (_overlap(wanted, present) + _overlap(wanted, read)) / 2
@@ -240,10 +274,52 @@ def extract_answer(
     pool = scored or captions
     if not pool:
         return None
-    best = max(pool, key=lambda span: pool[span])
-    doc_id, text = best[0], documents[best[0]].text
-    start, end = _tighten(text, best[1], best[2], wanted)
-    return Answer(text=text[start:end], doc_id=doc_id, start=start, end=end, score=round(pool[best], 6))
+    return _short_answer(question, pool, documents, wanted)
+
+
+def _short_answer(
+    question: str,
+    pool: dict[tuple[str, int, int], float],
+    documents: dict[str, Document],
+    wanted: dict[str, float],
+) -> Answer | None:
+    """The answer from the best few sentences of `pool`: each sentence's score plus that of
+    the best phrase of the question's answer type in it (spans.py), so a sentence that holds
+    a name for a "who" question wins over a slightly closer one that holds none. Where the
+    type has no finder (why, how, yes-no), or no sentence holds a phrase of it, the answer
+    is the best sentence, or its clause that answers (`_tighten`)."""
+    answer_type = question_type(question)
+    ranked = sorted(pool, key=lambda span: -pool[span])[:SPAN_SENTENCES]
+    best: tuple[float, tuple[str, int, int], tuple[int, int], Span | None] | None = None
+    for key in ranked:
+        doc_id, start, end = key
+        text = documents[doc_id].text
+        clause = _tighten(text, start, end, wanted)
+        found = best_span(question, text[clause[0] : clause[1]], answer_type)
+        if found is None and clause != (start, end):
+            clause = (start, end)
+            found = best_span(question, text[start:end], answer_type)
+        score = pool[key] + (SPAN_WEIGHT * found[1] if found else 0.0)
+        if best is None or score > best[0]:
+            best = (score, key, clause, found[0] if found else None)
+    assert best is not None
+    score, (doc_id, _, _), (start, end), span = best
+    text = documents[doc_id].text
+    sentence = AnswerSentence(text=text[start:end], start=start, end=end)
+    if span is None:
+        return Answer(
+            text=sentence.text, doc_id=doc_id, start=start, end=end, score=round(score, 6), sentence=sentence
+        )
+    first, last = start + span.start, start + span.end
+    return Answer(
+        text=text[first:last],
+        doc_id=doc_id,
+        start=first,
+        end=last,
+        score=round(score, 6),
+        type=span.type,
+        sentence=sentence,
+    )
 
 
 def answering_figures(sentence: str, given: set[str], earlier: bool) -> list[str]:

@@ -445,8 +445,12 @@ def _format_ask(response: AskResponse) -> str:
         answer = response.answer
         head = (
             _wrap(f"Answer: {answer.text}")
-            + f"\n  [{answer.doc_id} {answer.start}:{answer.end}, score {answer.score:.3f}]"
+            + f"\n  [{answer.doc_id} {answer.start}:{answer.end}, {answer.type}, score {answer.score:.3f}]"
         )
+        if answer.type != "sentence":  # the short answer, then the sentence that says it
+            sentence = answer.sentence
+            head += "\n" + textwrap.indent(_wrap(f"“{sentence.text}”"), "  ")
+            head += f"\n  [{answer.doc_id} {sentence.start}:{sentence.end}]"
     return head + "\n\n" + _format_citations(response.citations)
 
 

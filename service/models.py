@@ -57,14 +57,26 @@ class Citation(BaseModel):
     score: float
 
 
+class AnswerSentence(BaseModel):
+    """The sentence (or clause) that holds the answer: `text == document.text[start:end]`."""
+
+    text: str
+    start: int
+    end: int
+
+
 class Answer(BaseModel):
-    """The extractive answer: `text == document.text[start:end]` of document `doc_id`."""
+    """The extractive answer: the short phrase that answers (`text == document.text[start:end]`
+    of document `doc_id`), inside `sentence`. `type` is its answer type (person, organisation,
+    date, number, place, list, name, thing), or "sentence" when the answer is the sentence."""
 
     text: str
     doc_id: str
     start: int
     end: int
     score: float
+    type: str = "sentence"
+    sentence: AnswerSentence
 
 
 class AskResponse(BaseModel):

@@ -133,9 +133,13 @@ class Reloader:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold both locks a write needs: this service's, and the index directory's across
-        processes. Inside, `latest()` is the newest version and nothing else writes."""
-        with self.lock, writer_lock(self.settings.index_dir, self.settings.lock_timeout):
-            yield
+        processes. Inside, `latest()` is the newest version and nothing else writes. A write
+        needs a version to start from: without one it fails before creating anything."""
+        with self.lock:
+            if self.index is None and self._target() is None:
+                raise IndexUnavailableError(self.state.index_error or "no index is loaded")
+            with writer_lock(self.settings.index_dir, self.settings.lock_timeout):
+                yield
 
     def latest(self) -> Index:
         """The index to base a write on: the served one, or a newer version written by another

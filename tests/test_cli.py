@@ -45,8 +45,10 @@ def test_ask_prints_answer_and_citations(index_dir):
     result = newsqa("ask", "How many km of roads were paved?", "--index-dir", str(index_dir))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "Answer: The province paved 40 km of rural roads in Mộc Châu in 2025."
-    assert lines[1].strip().startswith("[roads 0:")
+    assert lines[0] == "Answer: 40 km"
+    assert lines[1].strip().startswith("[roads 19:24, number, score ")
+    assert lines[2].strip() == "“The province paved 40 km of rural roads in Mộc Châu in 2025.”"
+    assert lines[3].strip() == "[roads 0:60]"
     assert "1. Roads in Mộc Châu" in result.stdout
 
 
@@ -113,7 +115,10 @@ def test_serve_builds_a_missing_index_then_answers_over_http(tmp_path):
         answer = httpx.post(
             f"http://127.0.0.1:{port}/ask", json={"question": "How much tea was harvested in Yen Chau?"}
         ).json()
-        assert answer["answer"]["text"] == "Farmers in Yên Châu harvested 300 tonnes of tea in May."
+        assert answer["answer"]["text"] == "300 tonnes"
+        assert (
+            answer["answer"]["sentence"]["text"] == "Farmers in Yên Châu harvested 300 tonnes of tea in May."
+        )
         assert (tmp_path / "index" / "current" / "manifest.json").is_file()
     finally:
         server.terminate()

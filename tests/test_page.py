@@ -151,22 +151,23 @@ def test_question_shows_answer_card_and_highlighted_citations(page, live_server)
 
     answer = page.locator("#answer .answer-text")
     expect(answer).to_be_visible()
-    assert answer.text_content() == expected["answer"]["text"]
-    assert "instructed to concentrate on developing industrial clusters" in answer.text_content()
+    assert answer.text_content() == expected["answer"]["text"] == "industrial clusters"
+    sentence = expected["answer"]["sentence"]
+    assert page.locator("#answer .answer-sentence").text_content() == sentence["text"]
+    assert page.locator("#answer .answer-span").text_content() == "industrial clusters"
+    assert "instructed to concentrate on developing industrial clusters" in sentence["text"]
     source = page.locator("#answer .source-link")
     assert source.text_content() == api_document(live_server, expected["answer"]["doc_id"])["title"]
-    assert f"start={expected['answer']['start']}&end={expected['answer']['end']}" in source.get_attribute(
-        "href"
-    )
+    assert f"start={sentence['start']}&end={sentence['end']}" in source.get_attribute("href")
     assert page.locator("#asked").text_content() == VAN_SON
     expect(page.locator("#citations-heading")).to_have_text("Sources")
     assert_citations_match(page, live_server, expected["citations"])
-    # The answer sentence is picked out within the mark of the passage that holds it.
-    answer_span = expected["answer"]
+    # The answer's sentence is picked out within the mark of the passage that holds it.
+    answer_span = expected["answer"]["sentence"]
     (holder,) = [
         rank
         for rank, citation in enumerate(expected["citations"])
-        if citation["doc_id"] == answer_span["doc_id"]
+        if citation["doc_id"] == expected["answer"]["doc_id"]
         and citation["start"] <= answer_span["start"] < answer_span["end"] <= citation["end"]
     ][:1]
     marked = page.locator("#citations > li").nth(holder).locator(".answer-in-span")

@@ -96,12 +96,14 @@ function clip(text, limit, fromEnd) {
 
 /** The cited span: its `textContent` is exactly the citation's text. Each paragraph gets its
  * own <mark> (a mark across a blank line would leave stray highlight on the empty line), and
- * the answer sentence, where it lies inside, is picked out within them. */
+ * the answer's sentence, where it lies inside, is picked out within them. */
 function markedSpan(item, answer) {
   const span = el("span", { class: "cited" });
-  const inside = answer && answer.doc_id === item.doc_id && answer.start < item.end && answer.end > item.start;
-  const answerFrom = inside ? answer.start - item.start : -1;
-  const answerTo = inside ? answer.end - item.start : -1;
+  const sentence = answer ? answer.sentence : null;
+  const inside =
+    sentence && answer.doc_id === item.doc_id && sentence.start < item.end && sentence.end > item.start;
+  const answerFrom = inside ? sentence.start - item.start : -1;
+  const answerTo = inside ? sentence.end - item.start : -1;
   let offset = 0;
   for (const piece of item.text.split(/(\n+)/)) {
     if (piece.startsWith("\n") || !piece) {
@@ -169,18 +171,34 @@ function answerCard(body, docs) {
     );
   }
   const answer = body.answer;
+  const sentence = answer.sentence;
   const doc = docs.get(answer.doc_id);
   const title = doc ? doc.title : answer.doc_id;
+  // A short answer stands large, with the sentence that says it beneath, the answer marked in it.
+  const short = answer.type !== "sentence";
+  const from = answer.start - sentence.start;
+  const to = answer.end - sentence.start;
   return el(
     "article",
     { class: "card answer", "aria-labelledby": "answer-label" },
     el("h2", { id: "answer-label", class: "label" }, "Answer"),
-    el("blockquote", { class: "answer-text" }, answer.text),
+    short
+      ? el("p", { class: "answer-text answer-short" }, answer.text)
+      : el("blockquote", { class: "answer-text" }, answer.text),
+    short
+      ? el(
+          "blockquote",
+          { class: "answer-sentence" },
+          sentence.text.slice(0, from),
+          el("mark", { class: "answer-span" }, sentence.text.slice(from, to)),
+          sentence.text.slice(to),
+        )
+      : null,
     el(
       "p",
       { class: "source" },
       "From ",
-      el("a", { class: "source-link", href: readLink(answer.doc_id, answer.start, answer.end) }, title),
+      el("a", { class: "source-link", href: readLink(answer.doc_id, sentence.start, sentence.end) }, title),
       doc ? el("span", { class: "badge lang", title: languageName(doc.language) }, doc.language) : null,
       el("span", { class: "score" }, `score ${answer.score.toFixed(3)}`),
     ),
