@@ -194,6 +194,8 @@ GUARDS = {
     "min_mrr": ("mrr@10", "min"),
     "min_ndcg": ("ndcg@10", "min"),
     "min_answer_hit": ("answer_hit", "min"),
+    "min_answer_f1": ("answer_f1", "min"),
+    "min_exact_match": ("exact_match", "min"),
     "min_citation_exact": ("citation_exact", "min"),
     "min_abstain_recall": ("abstain_recall", "min"),
     "max_false_abstain": ("false_abstain", "max"),

@@ -73,6 +73,11 @@ _UNITS = set(
     )
 )
 # A word of a capitalised run that makes it a title or an organisation, not a person's name.
+# Words of a person's title: no place has them.
+_PERSON_TITLES = _folded(
+    "Chairman Chairwoman Chair Secretary Deputy Vice Director Head Leader President Minister Member Members "
+    "Mr Ms Mrs Comrade General"
+)
 _TITLE_WORDS = _folded(
     "Chairman Chairwoman Chair Secretary Deputy Vice Director Head Leader President Minister "
     "Member Members Standing Permanent Mr Ms Mrs Comrade General Prime Provincial Party "
@@ -97,7 +102,7 @@ _PLACE_NOUNS = _folded(
     "provins distrikt"
 )
 # Lower-case words that may stand inside an organisation's name.
-_NAME_JOINERS = frozenset({"of", "and", "for", "the", "on", "in"})
+_NAME_JOINERS = frozenset({"of", "and", "for", "the"})
 _WORD = re.compile(r"[\w’'‘]+(?:[-–][\w’'‘]+)*")
 _STOP = _folded(
     "a an the of in on at to for by with from and or as is was were are be been being this that "
@@ -156,7 +161,7 @@ _AUXILIARY = _folded("is was are were did does do has have had can could will wo
 
 # Words a which/what question puts before what it asks for, or that say nothing of it.
 _HEAD_PREFIX = re.compile(
-    r"\b(?:which|what)\s+(?:(?:is|was|are|were)\s+the\s+(?:name|number)\s+of\s+(?:the\s+)?"
+    r"\b(?:which|what)\s+(?:(?:is|was|are|were)\s+the\s+(?:(?:name|number)\s+of\s+(?:the\s+)?)?"
     r"|(?:kind|type|sort|part)s?\s+of\s+(?:the\s+)?|one\s+of\s+the\s+)?",
     re.I,
 )
@@ -254,8 +259,7 @@ def best_span(question: str, sentence: str, answer_type: str | None = None) -> t
         repeated = len(own & asked) / len(own) if own else 1.0
         if repeated >= 1.0 and answer_type not in ("number", "date"):
             continue  # a phrase of the question's own words answers nothing
-        outside = [at for at in anchors if not span.start <= at < span.end]
-        distance = min((_gap(sentence, span, at) for at in outside), default=12)
+        distance = min((_gap(sentence, span, at) for at in anchors), default=12)
         nearness = 1.0 / (1.0 + distance / 4.0)
         score = 0.35 * nearness + 0.25 * (1 - repeated) + 0.4 * span.fit
         scored.append((score, span))
@@ -266,7 +270,9 @@ def best_span(question: str, sentence: str, answer_type: str | None = None) -> t
 
 
 def _gap(sentence: str, span: Span, at: int) -> int:
-    """Words between the span and a question word at offset `at`."""
+    """Words between the span and a question word at offset `at` (0 when it is inside)."""
+    if span.start <= at < span.end:
+        return 0
     low, high = (span.end, at) if at >= span.end else (at, span.start)
     return len(_WORD.findall(sentence[low:high]))
 
@@ -308,6 +314,7 @@ def _figures(sentence: str, question: str) -> Iterator[Span]:
     share, fits best."""
     given = set(re.findall(_NUMBER, question))
     asked = set(terms(question))
+    counted = _counted(question)
     percent = bool(set(head_noun(question)) & _PERCENT_HEADS) or "percent" in question.lower()
     dates = [match.span() for match in _DATE.finditer(sentence) if _MONTH.search(match.group())]
     for match in _FIGURE.finditer(sentence):
@@ -323,11 +330,15 @@ def _figures(sentence: str, question: str) -> Iterator[Span]:
         end = _measured_end(sentence, match.end(), asked)
         phrase = sentence[match.start() : end]
         has_percent = "%" in phrase or "percent" in phrase.lower()
-        measured = set(terms(sentence[match.end() : end]))
+        # What it measures, "of" what included: "705 hectares" (of coffee) answers "how many
+        # hectares of coffee", and the answer is the figure with its unit.
+        measured = set(terms(sentence[match.end() : _measured_end(sentence, match.end(), asked, of=True)]))
         if percent:
             fit = 1.0 if has_percent else 0.2
-        elif measured & asked:
+        elif counted and counted <= measured:
             fit = 1.0
+        elif measured & asked:
+            fit = 0.7 if counted else 1.0
         elif measured & _UNITS:
             fit = 0.7
         else:
@@ -335,25 +346,32 @@ def _figures(sentence: str, question: str) -> Iterator[Span]:
         yield Span(match.start(), end, "number", fit)
 
 
-def _measured_end(sentence: str, end: int, asked: set[str]) -> int:
+_COUNTED = re.compile(r"\bhow (?:many|much)\s+([\w-]+)(?:\s+of\s+([\w-]+))?", re.IGNORECASE)
+
+
+def _counted(question: str) -> set[str]:
+    """What a "how many" question counts, and of what: "How many hectares of coffee" ->
+    the terms of "hectares" and "coffee"."""
+    match = _COUNTED.search(question)
+    return set(terms(" ".join(part for part in match.groups() if part))) if match else set()
+
+
+def _measured_end(sentence: str, end: int, asked: set[str], of: bool = False) -> int:
     """Where a figure's phrase ends: it takes the unit or counted noun after it, and more words
-    while they are the question's ("11 tasks and solutions", "36,000 man-days")."""
-    taken = 0
-    for match in _WORD.finditer(sentence, end):
-        if sentence[end : match.start()].strip() or taken >= 4:
-            break
-        word = fold(match.group())
-        word_terms = set(terms(match.group()))
-        if word == "and" and taken:
-            following = _WORD.search(sentence, match.end())
-            if following and set(terms(following.group())) & asked:
-                continue
-            break
-        if word in ("square", "cubic", "billion", "million") or (
-            word_terms and word_terms & (asked | _UNITS)
+    while they are the question's ("11 tasks and solutions"; with `of`, "705 hectares of
+    coffee")."""
+    words = list(_WORD.finditer(sentence, end))
+    taken = i = 0
+    while i < len(words) and taken < 4 and not sentence[end : words[i].start()].strip():
+        word = fold(words[i].group())
+        joined = i + 1 < len(words) and set(terms(words[i + 1].group())) & asked
+        if (word == "and" or (of and word == "of")) and taken and joined:
+            end, taken, i = words[i + 1].end(), taken + 2, i + 2
+            continue
+        if word in ("square", "cubic", "billion", "million") or set(terms(words[i].group())) & (
+            asked | _UNITS
         ):
-            taken += 1
-            end = match.end()
+            end, taken, i = words[i].end(), taken + 1, i + 1
             continue
         break
     return end
@@ -437,8 +455,13 @@ def _places(sentence: str, question: str) -> Iterator[Span]:
     them ("Chieng Mung commune"); best when that is the noun the question asks about."""
     head = head_noun(question)
     for start, end, run in _runs(sentence):
+        if fold(run[0].group()) in ("the", "a", "an"):
+            run = run[1:]
+            if not run:
+                continue
+            start = run[0].start()
         words = [fold(word.group()) for word in run]
-        if any(word in (_TITLE_WORDS | _ORGANISATION_WORDS) - _PLACE_NOUNS for word in words):
+        if any(word in (_PERSON_TITLES | _ORGANISATION_WORDS) - _PLACE_NOUNS for word in words):
             continue
         following = _WORD.match(sentence, end + 1) if end < len(sentence) else None
         if following and sentence[end] == " " and fold(following.group()) in _PLACE_NOUNS:
@@ -454,7 +477,8 @@ def _names(sentence: str, question: str) -> Iterator[Span]:
     a question for a number ("What is the number of the decision") takes codes only."""
     head = head_noun(question)
     for match in _CODE.finditer(sentence):
-        yield Span(match.start(), match.end(), "name", 1.0)
+        start = match.start() + (len(match.group()) - len(match.group().removeprefix("No.").lstrip()))
+        yield Span(start, match.end(), "name", 1.0)
     if re.search(r"\bnumber\b", question, re.I):
         return
     for start, end, _ in _runs(sentence, _NAME_JOINERS):

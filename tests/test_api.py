@@ -19,9 +19,12 @@ def test_ask_contract_and_exact_citations(client):
     body = response.json()
     assert set(body) == {"question", "answer", "abstained", "citations", "took_ms"}
     assert body["abstained"] is False
-    assert set(body["answer"]) == {"text", "doc_id", "start", "end", "score"}
+    assert set(body["answer"]) == {"text", "doc_id", "start", "end", "score", "type", "sentence"}
+    assert (body["answer"]["text"], body["answer"]["type"]) == ("65 communes", "number")
+    sentence = {**body["answer"]["sentence"], "doc_id": body["answer"]["doc_id"]}
+    assert sentence["start"] <= body["answer"]["start"] < body["answer"]["end"] <= sentence["end"]
     assert len(body["citations"]) == 5
-    for item in [body["answer"], *body["citations"]]:
+    for item in [body["answer"], sentence, *body["citations"]]:
         document = client.get(f"/documents/{item['doc_id']}").json()
         assert document["text"][item["start"] : item["end"]] == item["text"]
     for citation in body["citations"]:

@@ -11,7 +11,7 @@ from eval.metrics import ranking_metrics, token_f1
 from eval.run import Question, answer_hit, evaluate, gold_rank, load_questions, relevant_passages
 from indexer.chunk import Passage
 from indexer.clean import Document
-from service.models import Answer, AskResponse, Citation
+from service.models import Answer, AnswerSentence, AskResponse, Citation
 
 
 def test_every_gold_string_is_in_its_stored_document(bundled):
@@ -43,7 +43,12 @@ def _response(texts: list[tuple[str, str]], answer: str | None, offset: int = 0)
         )
         for i, (doc, text) in enumerate(texts, start=1)
     ]
-    found = Answer(text=answer, doc_id="a", start=0, end=len(answer), score=1) if answer else None
+    sentence = AnswerSentence(text=answer or "", start=0, end=len(answer or ""))
+    found = (
+        Answer(text=answer, doc_id="a", start=0, end=len(answer), score=1, sentence=sentence)
+        if answer
+        else None
+    )
     return AskResponse(question="q", answer=found, abstained=found is None, citations=citations, took_ms=1)
 
 
@@ -130,10 +135,10 @@ def test_metrics_on_a_hand_computed_case():
     assert metrics["mrr@10"] == round((1 + 1 / 3 + 0) / 3, 4)
     assert metrics["ndcg@10"] == round((1 + 0.5 + 0) / 3, 4)  # one relevant passage each: 1/log2(4)
     assert (metrics["answer_hit"], metrics["answer_f1"]) == (0.3333, round((2 / 3) / 3, 4))
-    # exact spans: "x here" at 0:6 twice and the answer 0:6 (3 of 3 for "first" and "none");
-    # "second": "no" claimed at 0:2 is "x ", "y" at 0:1 is "x", answer "no" at 0:2 -> 0 of 4;
-    # "missed": "no" at 0:2 -> 0 of 1.
-    assert metrics["citation_exact"] == round(3 / 8, 4)
+    # exact spans: "x here" at 0:6 twice, the answer and its sentence at 0:6 (4 of 4 for "first"
+    # and "none"); "second": "no" claimed at 0:2 is "x ", "y" at 0:1 is "x", the answer "no" and
+    # its sentence at 0:2 -> 0 of 5; "missed": "no" at 0:2 -> 0 of 1.
+    assert metrics["citation_exact"] == round(4 / 10, 4)
     assert (metrics["abstain_precision"], metrics["abstain_recall"], metrics["false_abstain"]) == (
         0.5,
         1.0,

@@ -75,17 +75,21 @@ def test_ask_answers_with_an_exact_sentence(bundled, question, doc_id, fact):
     assert not response.abstained
     answer = response.answer
     assert answer is not None and answer.doc_id == doc_id
-    assert fact in answer.text
-    assert_exact(bundled, [answer, *response.citations])
+    assert fact in answer.sentence.text
+    assert answer.text in answer.sentence.text
+    assert_exact(
+        bundled, [answer, answer.sentence.model_copy(update={"doc_id": doc_id}), *response.citations]
+    )
 
 
 def test_answer_is_the_clause_that_answers(bundled):
     answer = bundled.ask("what did Nghiem ask of Van Son ward").answer
     assert answer is not None
-    assert answer.text.startswith(
+    assert answer.sentence.text.startswith(
         "Van Son ward was instructed to concentrate on developing industrial clusters"
     )
-    assert "Moc Son" not in answer.text  # the other clause of the sentence is about another ward
+    assert "Moc Son" not in answer.sentence.text  # the other clause is about another ward
+    assert answer.text == "industrial clusters"
 
 
 @pytest.mark.parametrize(

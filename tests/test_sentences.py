@@ -60,6 +60,6 @@ def test_asking_embeds_only_the_question(bundled: Index, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(bundled.embedder, "embed", counting)
     monkeypatch.setattr(bundled.embedder, "embed_query", counting_query)
-    response = bundled.ask("How many hectares of coffee does Na Sang commune maintain?")
-    assert embedded == [["How many hectares of coffee does Na Sang commune maintain?"]]
-    assert response.answer is not None and "705 hectares of coffee" in response.answer.text
+    response = bundled.ask("How many hectares of coffee does Pú Nhung commune maintain?")
+    assert embedded == [["How many hectares of coffee does Pú Nhung commune maintain?"]]
+    assert response.answer is not None and response.answer.text == "705 hectares"
