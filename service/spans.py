@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from indexer.text import fold, terms
 
@@ -38,6 +39,13 @@ SENTENCE = "sentence"
 
 def _folded(words: str) -> frozenset[str]:
     return frozenset(fold(word) for word in words.split())
+
+
+@lru_cache(maxsize=65536)
+def _terms(text: str) -> frozenset[str]:
+    """The index terms of a word or phrase, remembered: the same words come back in every
+    sentence scored, and the same questions are asked again."""
+    return frozenset(terms(text))
 
 
 _MONTHS = (
@@ -172,6 +180,7 @@ _HEAD_END = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def question_type(question: str) -> str:
     """The answer type the question asks for, one of ANSWER_TYPES ("thing" for other
     which/what questions, "reason" for why/how, "yesno")."""
@@ -189,17 +198,18 @@ def question_type(question: str) -> str:
     return "thing"
 
 
-def _plural(head: list[str]) -> bool:
+def _plural(head: tuple[str, ...]) -> bool:
     return bool(head) and head[-1].endswith("s") and not head[-1].endswith(("ss", "us", "is"))
 
 
-def head_noun(question: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def head_noun(question: str) -> tuple[str, ...]:
     """The words that name what a which/what question asks for ("Which fertilizer plant in
     Mai Son ..." -> ["fertilizer", "plant"]; "What kind of forestry ..." -> ["forestry"]), as
     folded words; [] when there is none."""
     start = _HEAD_PREFIX.search(question)
     if not start:
-        return []
+        return ()
     end = _HEAD_END.search(question, start.end())
     phrase = question[start.end() : end.start() if end else len(question)]
     head: list[str] = []
@@ -208,7 +218,7 @@ def head_noun(question: str) -> list[str]:
             break  # "what did ...", "which secretary chaired ...": the verb follows the noun
         if word not in _STOP:
             head.append(word)
-    return head
+    return tuple(head)
 
 
 @dataclass(frozen=True)
@@ -250,12 +260,12 @@ def best_span(question: str, sentence: str, answer_type: str | None = None) -> t
     found = candidates(sentence, answer_type, question)
     if not found:
         return None
-    asked = set(terms(question)) - _UNITS
-    anchors = [m.start() for m in _WORD.finditer(sentence) if set(terms(m.group())) & asked]
+    asked = _terms(question) - _UNITS
+    anchors = [m.start() for m in _WORD.finditer(sentence) if _terms(m.group()) & asked]
     scored = []
     for span in found:
         phrase = sentence[span.start : span.end]
-        own = set(terms(phrase))
+        own = _terms(phrase)
         repeated = len(own & asked) / len(own) if own else 1.0
         if repeated >= 1.0 and answer_type not in ("number", "date"):
             continue  # a phrase of the question's own words answers nothing
@@ -313,7 +323,7 @@ def _figures(sentence: str, question: str) -> Iterator[Span]:
     A figure that names what the question counts, or a percentage for a question about a
     share, fits best."""
     given = set(re.findall(_NUMBER, question))
-    asked = set(terms(question))
+    asked = _terms(question)
     counted = _counted(question)
     percent = bool(set(head_noun(question)) & _PERCENT_HEADS) or "percent" in question.lower()
     dates = [match.span() for match in _DATE.finditer(sentence) if _MONTH.search(match.group())]
@@ -332,7 +342,7 @@ def _figures(sentence: str, question: str) -> Iterator[Span]:
         has_percent = "%" in phrase or "percent" in phrase.lower()
         # What it measures, "of" what included: "705 hectares" (of coffee) answers "how many
         # hectares of coffee", and the answer is the figure with its unit.
-        measured = set(terms(sentence[match.end() : _measured_end(sentence, match.end(), asked, of=True)]))
+        measured = _terms(sentence[match.end() : _measured_end(sentence, match.end(), asked, of=True)])
         if percent:
             fit = 1.0 if has_percent else 0.2
         elif counted and counted <= measured:
@@ -353,10 +363,10 @@ def _counted(question: str) -> set[str]:
     """What a "how many" question counts, and of what: "How many hectares of coffee" ->
     the terms of "hectares" and "coffee"."""
     match = _COUNTED.search(question)
-    return set(terms(" ".join(part for part in match.groups() if part))) if match else set()
+    return set(_terms(" ".join(part for part in match.groups() if part))) if match else set()
 
 
-def _measured_end(sentence: str, end: int, asked: set[str], of: bool = False) -> int:
+def _measured_end(sentence: str, end: int, asked: frozenset[str], of: bool = False) -> int:
     """Where a figure's phrase ends: it takes the unit or counted noun after it, and more words
     while they are the question's ("11 tasks and solutions"; with `of`, "705 hectares of
     coffee")."""
@@ -364,13 +374,11 @@ def _measured_end(sentence: str, end: int, asked: set[str], of: bool = False) ->
     taken = i = 0
     while i < len(words) and taken < 4 and not sentence[end : words[i].start()].strip():
         word = fold(words[i].group())
-        joined = i + 1 < len(words) and set(terms(words[i + 1].group())) & asked
+        joined = i + 1 < len(words) and _terms(words[i + 1].group()) & asked
         if (word == "and" or (of and word == "of")) and taken and joined:
             end, taken, i = words[i + 1].end(), taken + 2, i + 2
             continue
-        if word in ("square", "cubic", "billion", "million") or set(terms(words[i].group())) & (
-            asked | _UNITS
-        ):
+        if word in ("square", "cubic", "billion", "million") or _terms(words[i].group()) & (asked | _UNITS):
             end, taken, i = words[i].end(), taken + 1, i + 1
             continue
         break
