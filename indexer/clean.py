@@ -9,42 +9,11 @@ from dataclasses import asdict, dataclass
 
 import py3langid
 
+from indexer import debris
 from indexer.errors import SourceError
 from indexer.fields import FieldError, check_url
 from indexer.sources import RawArticle
 from indexer.text import fold, sentence_spans
-
-# A line that starts a block of teasers about other stories: it and all after it go.
-_TEASER_HEADINGS = {
-    fold(heading)
-    for heading in (
-        "Recent news",
-        "Related news",
-        "Related articles",
-        "Related stories",
-        "Latest news",
-        "More news",
-        "Read more",
-        "Read also",
-        "See also",
-        "Les også",
-        "Siste nytt",
-        "Relaterte artikler",
-        "Tin liên quan",
-        "Tin mới",
-        "Tin khác",
-        "Bài liên quan",
-    )
-}
-
-# Whole lines left by comment boxes and share widgets.
-_DEBRIS = re.compile(
-    r"(comments?|kommentar(er)?|bình luận|gửi bình luận|share|del|print)(\s*\(\d+\))?:?"
-    r"|you have \d+\s*/\s*\d+ characters left\.?"
-    r"|please enter \d+ or more characters\W*"
-    r"|du har \d+\s*/\s*\d+ tegn igjen\.?",
-    re.IGNORECASE,
-)
 
 _SOURCE_LINE = re.compile(r"(?:kilde|source|nguồn)\s*:\s*(https?://\S+)", re.IGNORECASE)
 _LIST_MARKER = re.compile(r"^[-–—•*·]\s+")
@@ -103,13 +72,13 @@ def _paragraphs(text: str) -> tuple[list[str], str | None]:
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     paragraphs: list[str] = []
     url = None
-    for line in text.split("\n"):
-        line = _one_line(line)
-        if not line:
+    lines = [line for line in map(_one_line, text.split("\n")) if line]
+    teasers = False  # inside a block of teasers (see indexer/debris.py), which prose ends
+    for number, line in enumerate(lines):
+        if teasers and not debris.resumes(lines, number, after_story=any(map(debris.prose, paragraphs))):
             continue
-        if fold(line.rstrip(":")) in _TEASER_HEADINGS:
-            break
-        if _DEBRIS.fullmatch(line):
+        teasers = debris.teaser_heading(line)
+        if teasers or debris.inline_teaser(line) or debris.line_debris(line):
             continue
         if (source := _SOURCE_LINE.fullmatch(line)) and _is_web_url(source.group(1)):
             url = source.group(1)

@@ -8,8 +8,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import trafilatura
+import trafilatura.utils
 from lxml import html as lxml_html
 from markdown_it import MarkdownIt
 
@@ -100,23 +102,39 @@ def read_file(path: Path) -> Iterator[RawArticle | Skipped]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise SourceError(f"{path}: unsupported file type (use {', '.join(sorted(SUFFIXES))})")
-    text = _read_text(path)
     doc_id = id_from_name(path.stem)
+    if suffix in (".html", ".htm"):
+        yield _html_article(path, doc_id, _read_html(path))
+        return
+    text = _read_text(path)
     if suffix == ".jsonl":
         yield from _jsonl_articles(path, text)
-    elif suffix in (".html", ".htm"):
-        yield _html_article(path, doc_id, text)
     elif suffix in (".md", ".markdown"):
         yield RawArticle(doc_id=doc_id, text=_markdown_text(text), source=str(path))
     else:
         yield RawArticle(doc_id=doc_id, text=text, source=str(path))
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _read_html(path: Path) -> str:
+    """A saved web page as text, in the encoding it declares or that detection finds (many
+    sites still serve ISO-8859-1 or windows-1250); stray NUL bytes, which some pages carry
+    in their markup, are dropped rather than making the page "binary"."""
+    data = _read_bytes(path).replace(b"\x00", b"")
+    text = trafilatura.utils.decode_file(data) if data.strip() else ""
+    if not text.strip():
+        raise SourceError(f"{path}: empty file")
+    return text
+
+
+def _read_text(path: Path) -> str:
+    data = _read_bytes(path)
     if b"\x00" in data:
         raise SourceError(f"{path}: binary file")
     try:
@@ -184,16 +202,14 @@ def _no_lone_surrogates(value: object) -> object:
     return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
+# trafilatura's settings for the main text of a page (measured: docs/2026-12-01-cleaning.md).
+EXTRACTION: dict[str, Any] = {"include_comments": False, "include_tables": True, "favor_recall": True}
+
+
 def _html_article(path: Path, doc_id: str, text: str) -> RawArticle:
     """Main text and metadata of a web page, boilerplate (menus, comments) removed. A page URL
     that is not http(s) is left out (a `javascript:` canonical link, say); the page is kept."""
-    extracted = trafilatura.bare_extraction(
-        text,
-        include_comments=False,
-        include_tables=True,
-        with_metadata=True,
-        favor_recall=True,
-    )
+    extracted = trafilatura.bare_extraction(text, with_metadata=True, **EXTRACTION)
     fields = extracted if isinstance(extracted, dict) else extracted.as_dict() if extracted else {}
     if (fields.get("text") or "").strip():
         return RawArticle(

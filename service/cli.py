@@ -239,6 +239,12 @@ def guard_options(command: Callable[..., None]) -> Callable[..., None]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="BEIR: write the ranking as a TREC run file (one per mode: run.hybrid.trec, ...).",
 )
+@click.option(
+    "--extraction",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Score the cleaning of saved web pages instead: a folder of pages/*.html and snippets.json.",
+)
+@click.option("--baselines", is_flag=True, help="With --extraction: also score trafilatura's own settings.")
 @json_option
 @index_dir_option
 @backend_option
@@ -251,12 +257,21 @@ def evaluate(
     beir: Path | None,
     split: str,
     run_out: Path | None,
+    extraction: Path | None,
+    baselines: bool,
     as_json: bool,
     index_dir: Path | None,
     backend: str | None,
     **guards: float | None,
 ) -> None:
-    """Score retrieval and answers against a question set (or a BEIR dataset with --beir)."""
+    """Score retrieval and answers against a question set (or a BEIR dataset with --beir, or
+    the cleaning of web pages with --extraction)."""
+    if extraction is not None:
+        from eval import extraction as pages
+
+        scored = pages.evaluate_extraction(extraction, baselines=baselines)
+        click.echo(json.dumps(scored, indent=2, ensure_ascii=False) if as_json else pages.markdown(scored))
+        return
     chosen = cast(list[Mode], [mode.strip() for mode in modes.split(",") if mode.strip()])
     unknown = [mode for mode in chosen if mode not in MODE.choices]
     if unknown or not chosen:
