@@ -5,7 +5,8 @@ the stored text must keep and `without` snippets (boilerplate) it must drop. A `
 found in the text, whitespace normalised, is a true positive, a missing one a false negative; a
 `without` snippet found is a false positive. The text scored is what newsqa stores: the page
 read and cleaned exactly as `newsqa index` does. trafilatura's own settings can be scored on the
-same pages for comparison.
+same pages for comparison. The title counts as stored text: newsqa keeps the headline there,
+not repeated at the top of the text.
 """
 
 from __future__ import annotations
@@ -72,10 +73,12 @@ def judge(page: str, text: str | None, snippets: dict[str, Any]) -> PageResult:
 
 
 def newsqa_text(path: Path) -> tuple[str | None, str | None]:
-    """The text newsqa stores for the page at `path`, or None and why it is skipped."""
+    """The text newsqa stores for the page at `path` (its title, then its text), or None and
+    why it is skipped."""
     try:
         raws = [raw for raw in read_file(path) if not isinstance(raw, Skipped)]
-        return clean(raws[0]).text, None
+        document = clean(raws[0])
+        return f"{document.title}\n\n{document.text}", None
     except SourceError as exc:
         return None, str(exc)
 

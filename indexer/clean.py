@@ -6,6 +6,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
 
 import py3langid
 
@@ -37,6 +38,8 @@ class Document:
     url: str | None = None
     date: str | None = None
     sha256: str = ""
+    # The publication the article comes from ("Harper's Magazine"), where its page names one.
+    site: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -45,7 +48,8 @@ class Document:
 def clean(raw: RawArticle) -> Document:
     """The stored form of `raw`. Raises SourceError when nothing is left after cleaning."""
     paragraphs, url = _paragraphs(raw.text)
-    title = _one_line(raw.title) if raw.title else None
+    site = _one_line(raw.site) if raw.site else None
+    title = without_site(_one_line(raw.title), site, raw.url) if raw.title else None
     # The title repeated as the first line goes, unless it is all there is: a news brief
     # whose text is its headline is still an article.
     if title and len(paragraphs) > 1 and fold(paragraphs[0]) == fold(title):
@@ -64,6 +68,7 @@ def clean(raw: RawArticle) -> Document:
         url=raw.url or url,
         date=raw.date,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
+        site=site,
     )
 
 
@@ -71,6 +76,7 @@ def _paragraphs(text: str) -> tuple[list[str], str | None]:
     """Non-empty, whitespace-normalised lines of `text` with debris removed, and a source URL."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     paragraphs: list[str] = []
+    seen: set[str] = set()
     url = None
     lines = [line for line in map(_one_line, text.split("\n")) if line]
     teasers = False  # inside a block of teasers (see indexer/debris.py), which prose ends
@@ -83,8 +89,72 @@ def _paragraphs(text: str) -> tuple[list[str], str | None]:
         if (source := _SOURCE_LINE.fullmatch(line)) and _is_web_url(source.group(1)):
             url = source.group(1)
             continue
-        paragraphs.append(line)
+        if paragraphs and _wrapped(paragraphs[-1], line):
+            paragraphs[-1] += " " + line  # a site's hard line break inside a sentence
+        elif fold(line) not in seen or len(line.split()) > _REPEAT_WORDS:
+            paragraphs.append(line)
+        seen.add(fold(line))
     return paragraphs, url
+
+
+def _wrapped(before: str, line: str) -> bool:
+    """Whether `line` continues the sentence of the paragraph `before`, cut by a hard line
+    break: `before` stops mid-sentence (a letter, digit or comma, after more words than a
+    headline has) and `line` goes on in lower case."""
+    return (
+        len(before.split()) > _WRAP_WORDS
+        and (before[-1].isalnum() or before[-1] == ",")
+        and line[0].islower()
+    )
+
+
+# A short paragraph said again (a headline or standfirst repeated at the top, a caption twice)
+# is dropped; a long one is kept, in case an article does repeat itself.
+_REPEAT_WORDS = 60
+# A paragraph of more words than this that stops mid-sentence was cut by a line break.
+_WRAP_WORDS = 8
+_TITLE_SEPARATOR = re.compile(r"\s+(?:\||–|—|-|·|::|/|⋆|»)\s+|(?<=[?!])-\s+")
+_DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
+
+
+def without_site(title: str, site: str | None, url: str | None) -> str:
+    """`title` without the site name it carries: "A Letter on Justice | Harper's Magazine" ->
+    "A Letter on Justice". A segment at either end goes when it names the site (its `site`
+    name or the host of its `url`) or is a date; the headline itself never does."""
+    names = [_letters(name) for name in (site or "", urlsplit(url or "").hostname or "") if name]
+    names = [name.removeprefix("www").removesuffix(_tld(name)) or name for name in names]
+    names = [name for name in names if len(name) >= 3]
+    if site and _letters(title).endswith(_letters(site)) and len(_letters(title)) > len(_letters(site)):
+        cut = _TITLE_SEPARATOR.search(title[: max(0, len(title) - len(site)) + 3])
+        if cut is not None and _letters(title[cut.end() :]) == _letters(site):
+            return title[: cut.start()]
+    parts = _TITLE_SEPARATOR.split(title)
+    separators = [m.group() for m in _TITLE_SEPARATOR.finditer(title)]
+
+    def is_site(part: str) -> bool:
+        letters = _letters(part)
+        return bool(_DATE_LIKE.fullmatch(part.strip())) or (
+            bool(letters)
+            and (letters == _letters(site or "") or any(letters in name or name in letters for name in names))
+        )
+
+    while len(parts) > 1 and is_site(parts[-1]):
+        parts, separators = parts[:-1], separators[:-1]
+    while len(parts) > 1 and is_site(parts[0]):
+        parts, separators = parts[1:], separators[1:]
+    return parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:], strict=True))
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in fold(text) if ch.isalnum())
+
+
+def _tld(host_letters: str) -> str:
+    """The top-level domain's letters at the end of a host's letters ("harpersorg" -> "org")."""
+    return next((tld for tld in _TLDS if host_letters.endswith(tld)), "")
+
+
+_TLDS = ["com", "org", "net", "info", "de", "ch", "pl", "fr", "uk", "vn", "no", "eu", "at", "it", "es"]
 
 
 def _is_web_url(url: str) -> bool:

@@ -22,6 +22,7 @@ MAX_TEXT_CHARS = 1_000_000
 MAX_TITLE_CHARS = 1000
 MAX_URL_CHARS = 2000
 MAX_DATE_CHARS = 100
+MAX_SITE_CHARS = 200
 MAX_LANGUAGE_CHARS = 20
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
 URL_SCHEMES = ("http", "https")
@@ -99,6 +100,7 @@ def check_fields(
     url: str | None = None,
     date: str | None = None,
     language: str | None = None,
+    site: str | None = None,
 ) -> None:
     """Raise FieldError for the first field of a document that breaks its rule."""
     check_doc_id(doc_id)
@@ -107,6 +109,7 @@ def check_fields(
     check_url(url)
     check_line("date", date, MAX_DATE_CHARS)
     check_language(language)
+    check_line("site", site, MAX_SITE_CHARS)
 
 
 def id_from_name(name: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import trafilatura
 import trafilatura.utils
@@ -61,6 +62,7 @@ class RawArticle:
     url: str | None = None
     date: str | None = None
     language: str | None = None
+    site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,11 +165,11 @@ def _jsonl_article(line: str, where: str) -> RawArticle | Skipped:
             raise SourceError("missing or empty 'text'")
         optional = {
             key: value.strip() if isinstance(value, str) and value.strip() else None
-            for key in ("title", "url", "date", "language")
+            for key in ("title", "url", "date", "language", "site")
             for value in [record.get(key)]
         }
         raw = RawArticle(doc_id=str(doc_id).strip(), text=body, source=where, **optional)
-        check_fields(raw.doc_id, raw.text, raw.title, raw.url, raw.date, raw.language)
+        check_fields(raw.doc_id, raw.text, raw.title, raw.url, raw.date, raw.language, raw.site)
     except FieldError as exc:
         return _skip(where, f"field {exc}")
     except SourceError as exc:
@@ -219,9 +221,18 @@ def _html_article(path: Path, doc_id: str, text: str) -> RawArticle:
             title=fields.get("title") or None,
             url=_web_url(fields.get("url"), path),
             date=fields.get("date") or None,
+            site=_site_name(fields.get("sitename")),
         )
     # Too short or too plain for trafilatura's heuristics: fall back to all visible text.
     return RawArticle(doc_id=doc_id, text=html_to_text(text), source=str(path))
+
+
+def _site_name(name: str | None) -> str | None:
+    """The page's site name, as a name: "https://pawszilla.com" -> "pawszilla.com"."""
+    if not name or not name.strip():
+        return None
+    name = name.strip()
+    return (urlsplit(name).hostname or name) if "://" in name else name
 
 
 def _web_url(url: str | None, path: Path) -> str | None:

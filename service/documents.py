@@ -49,6 +49,7 @@ def clean_article(article: ArticleRequest) -> Document:
         url=article.url,
         date=article.date,
         language=article.language,
+        site=article.site,
     )
     try:
         return clean(raw)

@@ -15,6 +15,7 @@ from indexer.fields import (
     MAX_DATE_CHARS,
     MAX_DOC_ID_CHARS,
     MAX_LANGUAGE_CHARS,
+    MAX_SITE_CHARS,
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
@@ -102,6 +103,7 @@ class DocumentResponse(BaseModel):
     source: str
     sha256: str
     text: str
+    site: str | None = None
 
 
 class HealthResponse(BaseModel):
@@ -148,6 +150,9 @@ class ArticleRequest(BaseModel):
         examples=["https://example.org/2026/11/23/flood"],
     )
     date: StrictStr | None = Field(default=None, max_length=MAX_DATE_CHARS)
+    site: StrictStr | None = Field(
+        default=None, max_length=MAX_SITE_CHARS, description="The publication", examples=["Son La Newspaper"]
+    )
     language: StrictStr | None = Field(
         default=None, max_length=MAX_LANGUAGE_CHARS, json_schema_extra={"pattern": LANGUAGE_PATTERN}
     )
@@ -162,10 +167,11 @@ class ArticleRequest(BaseModel):
     def _text(cls, text: str) -> str:
         return _checked(fields.check_text, text)
 
-    @field_validator("title", "date")
+    @field_validator("title", "date", "site")
     @classmethod
     def _one_line(cls, value: str | None, info: ValidationInfo) -> str | None:
-        limit = MAX_TITLE_CHARS if info.field_name == "title" else MAX_DATE_CHARS
+        limits = {"title": MAX_TITLE_CHARS, "date": MAX_DATE_CHARS, "site": MAX_SITE_CHARS}
+        limit = limits[str(info.field_name)]
         return _checked(lambda line: fields.check_line(str(info.field_name), line, limit), value)
 
     @field_validator("url")

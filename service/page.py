@@ -162,6 +162,8 @@ def _article(document: Document, span: tuple[int, int] | None, back: str, asked:
         facts.append(("Source", link))
     if document.date:
         facts.append(("Date", escape(document.date)))
+    if document.site:
+        facts.append(("Site", escape(document.site)))
     facts.append(("Document", f"<code>{escape(document.doc_id)}</code>"))
     text = document.text
     if span is None:

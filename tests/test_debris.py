@@ -72,9 +72,11 @@ def test_teasers_after_the_story_end_it_until_the_story_resumes():
     ]
     assert stored(STORY, *teasers) == STORY  # a summary between headlines is a teaser too
     # A box of teasers inside the story: two paragraphs of prose in a row resume it.
-    assert stored(
-        STORY, "Auch interessant", "Royal Fishing Kinderhilfe auf Rügen", MORE, MORE
-    ) == "\n\n".join([STORY, MORE, MORE])
+    again = (
+        "Gäste können sich mit frischem Räucherfisch und vielen anderen Genüssen aus der Region verpflegen."
+    )
+    resumed = stored(STORY, "Auch interessant", "Royal Fishing Kinderhilfe auf Rügen", MORE, again)
+    assert resumed == "\n\n".join([STORY, MORE, again])
     # Before any prose (a page opening with the site's "More on this topic" box), prose resumes it.
     assert stored("| Weitere Artikel zum Thema |", "| Kommentierte Artikel |", STORY) == STORY
     assert (
@@ -146,3 +148,81 @@ def test_extraction_is_scored_against_judged_snippets(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "| newsqa | 1.000 | 0.667 | 0.800 | 2 | 1 | 0 |" in result.stdout
     assert "| trafilatura favor_recall |" in result.stdout
+
+
+# (title as the page gives it, its site name, its URL) -> the title stored; from the judged pages
+TITLES = [
+    (
+        "A Letter on Justice and Open Debate | Harper's Magazine",
+        "Harper's Magazine",
+        "https://harpers.org/a",
+        "A Letter on Justice and Open Debate",
+    ),
+    (
+        "Pour le néolibéralisme, la retraite est un archaïsme - AOC media - Analyse Opinion Critique",
+        "AOC media - Analyse Opinion Critique",
+        None,
+        "Pour le néolibéralisme, la retraite est un archaïsme",
+    ),
+    (
+        "Chininum salicylicum D4 DHU Tabletten | Gelbe Liste",
+        "Vidal MMI Germany GmbH",
+        "https://www.gelbe-liste.de/p",
+        "Chininum salicylicum D4 DHU Tabletten",
+    ),
+    (
+        "Rutger Bregman: Unser wahres Ich - brand eins online",
+        "brandeins.de",
+        "https://www.brandeins.de/m",
+        "Rutger Bregman: Unser wahres Ich",
+    ),
+    (
+        "Floods hit the north | DW | 19.01.2020",
+        "DW",
+        "https://www.dw.com/en/x",
+        "Floods hit the north",
+    ),
+    (
+        "Penny - Stardew Valley Wiki",
+        "Stardew Valley Wiki",
+        None,
+        "Penny",
+    ),
+    # a dash inside the headline, and a site that is not in the title: nothing goes
+    (
+        "Coronavirus und andere Zoonosen – Wie Umweltzerstörung neue Epidemien begünstigt",
+        "Tages-Anzeiger",
+        "https://www.tagesanzeiger.ch/x",
+        "Coronavirus und andere Zoonosen – Wie Umweltzerstörung neue Epidemien begünstigt",
+    ),
+    (
+        "Barcamp Graz 2015 – Politcamp Call for Action",
+        "Murdelta",
+        "https://murdeltas.wordpress.com/x",
+        "Barcamp Graz 2015 – Politcamp Call for Action",
+    ),
+]
+
+
+@pytest.mark.parametrize(("title", "site", "url", "expected"), TITLES, ids=[t[3][:40] for t in TITLES])
+def test_titles_lose_the_site_name_which_goes_to_site(title, site, url, expected):
+    raw = RawArticle(doc_id="d", text=STORY, source="d.html", title=title, url=url, site=site)
+    document = clean(raw)
+    assert (document.title, document.site) == (expected, site)
+
+
+def test_the_headline_and_standfirst_are_not_repeated_and_wrapped_lines_are_joined():
+    standfirst = "The road will link four communes to the national highway."
+    wrapped = [
+        "Work on the first section of the road will start in March and",
+        "should take eighteen months.",
+    ]
+    text = stored("T", standfirst, STORY, standfirst, *wrapped)
+    assert text == f"{standfirst}\n\n{STORY}\n\n{' '.join(wrapped)}"
+    # A headline-like line is not joined to the next; a sentence that ends is not either.
+    assert (
+        stored(STORY, "Roads and bridges", "cost more this year than last year, the committee said.").count(
+            "\n\n"
+        )
+        == 2
+    )
