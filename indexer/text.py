@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 import Stemmer
@@ -23,6 +26,42 @@ _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "st", "no
 
 _WORD = re.compile(r"\w+")
 _PARAGRAPH = re.compile(r"[^\n]+")
+_TOKEN = re.compile(r"\S+")
+
+# An answer is one sentence, and an answer must never run past 60 words (the issue "Ingestion
+# a newsroom can trust"): a longer sentence (a list, or a whole paragraph of text with no
+# usable punctuation or case) is split at clause boundaries into pieces of at most this many.
+MAX_SENTENCE_WORDS = 60
+# No piece of a split sentence is shorter than this, so a cut never strands a word or two.
+MIN_PIECE_WORDS = 5
+# What cutting after a word that ends in this mark costs: the weaker the boundary, the
+# dearer, so a long sentence is cut where Punkt saw no end ("areas… According", "so? and")
+# or at semicolons before colons, before commas.
+_CUT_AFTER = {"…": 1.0, "?": 1.0, "!": 1.0, ";": 1.0, ":": 1.5, ",": 2.0}
+# A dash standing alone between words opens an aside, a comma's worth ("kommune-" in
+# "kommune- og distrikts..." does not, nor a range: "2021 - 2025").
+_DASH_CUT = 2.0
+# What cutting before a word that opens a clause costs: dearer than any punctuation, as in
+# unpunctuated text these are the only clause boundaries left ("... 2025 while the province").
+_CLAUSE_WORDS = dict.fromkeys(
+    """but while whereas although though because since which who whose where when yet so
+    he she we they""".split(),  # noqa: SIM905
+    3.0,
+) | dict.fromkeys(["and", "or"], 3.5)
+# Any other word boundary, where no clause boundary is near enough.
+_ANY_CUT = 10.0
+# What a piece of n words adds to its cut's cost: little, and more for longer pieces, so
+# that among equally good cuts the pieces come out even.
+_LENGTH_COST = [(words / MAX_SENTENCE_WORDS) ** 2 for words in range(MAX_SENTENCE_WORDS + 1)]
+# The space at a clause boundary: after a word's closing mark (closing quotes and brackets
+# may follow it: `said,"`), after a dash alone, or before a clause word (opening quotes and
+# brackets may precede it). Each match ends where the next word starts.
+_CLAUSE_CUT = re.compile(
+    r"(?P<mark>[…?!;:,])[\"'”’)\]»]*\s+"
+    r"|(?<!\S)(?:--?|[–—])\s+(?!\d)"
+    r"|\s+(?=[\"'“‘(\[«]*(?P<word>" + "|".join(_CLAUSE_WORDS) + r")(?!\S))",
+    re.IGNORECASE,
+)
 
 
 def fold(text: str) -> str:
@@ -87,12 +126,18 @@ def _punkt() -> PunktSentenceTokenizer:
     return PunktSentenceTokenizer(params)
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+def sentence_spans(
+    text: str, start: int = 0, end: int | None = None, *, keep_long: bool = False
+) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of `text[start:end]`, relative to `text`.
 
     Sentences never cross a line break, so a headline, caption or list item stands
     alone. A period followed by a lower-case word or a digit ("No. 22", "29. november")
     does not end a sentence. Spans carry no surrounding whitespace.
+
+    A sentence of more than MAX_SENTENCE_WORDS words, too long to be an answer, comes cut
+    at clause boundaries (`_clauses`) unless `keep_long`: packing passages wants whole
+    sentences, as it cuts by size itself and its boundaries move where units do.
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
@@ -104,8 +149,71 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
                 merged[-1][1] = e
             else:
                 merged.append([s, e])
-        spans.extend(_strip(text, s, e) for s, e in merged)
+        for s, e in merged:
+            s, e = _strip(text, s, e)
+            # 2n - 1 characters hold at most n words: shorter sentences need no count.
+            if (
+                keep_long
+                or e - s < 2 * MAX_SENTENCE_WORDS + 1
+                or len(text[s:e].split()) <= MAX_SENTENCE_WORDS
+            ):
+                spans.append((s, e))
+            else:
+                spans.extend(_clauses(text, s, e))
     return [(s, e) for s, e in spans if e > s]
+
+
+def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """A sentence of more than MAX_SENTENCE_WORDS words as consecutive pieces of at most
+    that many and at least MIN_PIECE_WORDS, cut at clause boundaries where they allow it,
+    else at words too."""
+    words = [match.span() for match in _TOKEN.finditer(text, start, end)]
+    index_of = {word_start: index for index, (word_start, _) in enumerate(words)}
+    # costs[k]: what cutting before words[k] costs, at clause boundaries.
+    costs: dict[int, float] = {}
+    for match in _CLAUSE_CUT.finditer(text, start, end):
+        mark, word = match.group("mark"), match.group("word")
+        # (A case-blind match may fold otherwise: "whİch" is no clause word.)
+        cost = _CUT_AFTER[mark] if mark else _CLAUSE_WORDS.get(word.casefold()) if word else _DASH_CUT
+        if cost is not None:
+            costs[index_of[match.end()]] = cost
+    count = len(words)
+    ends = _cheapest_cuts(count, sorted(costs), costs) or _cheapest_cuts(count, range(1, count), costs)
+    assert ends is not None  # any count of words over MIN_PIECE_WORDS can be cut at words
+    return [(words[first][0], words[last - 1][1]) for first, last in itertools.pairwise([0, *ends])]
+
+
+def _cheapest_cuts(count: int, cuts: Sequence[int], costs: dict[int, float]) -> list[int] | None:
+    """Where pieces of `count` words cut only at `cuts` end, at least total cost, or None.
+
+    Each piece costs the cut before it (`costs`, else _ANY_CUT) and `_LENGTH_COST`. Exact
+    (dynamic programming over the cuts); linear in `len(cuts)`, and quick where cuts are
+    few, which is why `_clauses` tries clause boundaries alone before every word.
+    """
+    positions = [0, *cuts, count]
+    # opening[q]: the least cost of the pieces before positions[q], plus the cut there.
+    opening = [0.0] + [math.inf] * (len(positions) - 1)
+    best = math.inf
+    back = [0] * len(positions)
+    for p in range(1, len(positions)):
+        end = positions[p]
+        first = bisect.bisect_left(positions, end - MAX_SENTENCE_WORDS, 0, p)
+        last = bisect.bisect_right(positions, end - MIN_PIECE_WORDS, 0, p)
+        best = math.inf
+        for q in range(first, last):
+            cost = opening[q] + _LENGTH_COST[end - positions[q]]
+            if cost < best:
+                best, back[p] = cost, q
+        if p < len(positions) - 1:
+            opening[p] = best + costs.get(end, _ANY_CUT)
+    if best == math.inf:
+        return None
+    ends = []
+    p = len(positions) - 1
+    while p:
+        ends.append(positions[p])
+        p = back[p]
+    return ends[::-1]
 
 
 def word_spans(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
