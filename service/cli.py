@@ -94,6 +94,12 @@ def cli() -> None:
     is_flag=True,
     help="Chunk and embed every article again instead of reusing the current index's passages and vectors.",
 )
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress bars on the terminal (warnings and the summary still print).",
+)
 def index(
     paths: tuple[Path, ...],
     index_dir: Path | None,
@@ -105,11 +111,13 @@ def index(
     index_type: str | None,
     check_dir: str | None,
     full: bool,
+    quiet: bool,
 ) -> None:
     """Index articles (.txt, .md, .html, .jsonl files or folders; default: the bundled articles).
 
     Re-indexing embeds only new or changed passages, drops articles no longer given and keeps
-    those added through the API; it prints what changed, then a summary.
+    those added through the API; it prints what changed, then a summary. On a terminal, each
+    step (reading, chunking, embedding, writing) shows a progress bar on stderr, unless --quiet.
     With --check, verify an existing index instead: manifest, files, counts, offsets, vectors.
     """
     if check_dir is not None:
@@ -131,7 +139,7 @@ def index(
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="PATHS")
-    report = _build(settings, list(paths) or [settings.articles_dir], full=full)
+    report = _build(settings, list(paths) or [settings.articles_dir], full=full, quiet=quiet)
     click.echo(report.changes.summary())
     click.echo(report.summary())
 
@@ -441,12 +449,19 @@ def _check(check_dir: Path | None, index_dir: Path | None, backend: str | None) 
     sys.exit(1)
 
 
-def _build(settings: Settings, paths: list[Path], embedder: Any = None, full: bool = False) -> Any:
+def _build(
+    settings: Settings, paths: list[Path], embedder: Any = None, full: bool = False, quiet: bool = False
+) -> Any:
+    """Build the index, with progress bars on stderr when it is a terminal and not `quiet`."""
     from indexer.build import build_index
     from indexer.embed import Embedder
 
-    embedder = embedder or Embedder.from_settings(settings)
-    return build_index(paths, settings, embedder, progress=sys.stderr.isatty(), full=full)
+    progress = sys.stderr.isatty() and not quiet
+    if embedder is None:
+        if progress:  # a few seconds, before the first bar
+            click.echo(f"Loading the model {settings.model}", err=True)
+        embedder = Embedder.from_settings(settings)
+    return build_index(paths, settings, embedder, progress=progress, full=full)
 
 
 def _load(index_dir: Path | None, backend: str | None = None) -> Any:

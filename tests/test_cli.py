@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import re
+import select
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +30,46 @@ def newsqa(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
+def newsqa_on_terminal(*args: str) -> tuple[int, str, str]:
+    """Run newsqa with stderr on a pseudo-terminal of 100 columns and stdout on a pipe, as in
+    `newsqa index ... > summary.txt` typed at a shell; return the exit code, stdout, and the
+    terminal's output with each line as last drawn (a bar redraws its line after a \\r)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen([*NEWSQA, *args], stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    shown = bytearray()
+    deadline = time.monotonic() + 300
+    try:
+        while select.select([master], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the process has exited, closing the terminal
+                break
+            if not data:
+                break
+            shown += data
+        stdout = process.communicate(timeout=max(1.0, deadline - time.monotonic()))[0].decode()
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+    lines = shown.decode().replace("\r\n", "\n").split("\n")
+    return process.returncode, stdout, "\n".join(line.rsplit("\r", 1)[-1] for line in lines)
+
+
+@pytest.fixture(scope="module")
+def few_articles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two articles and a file that is skipped with a warning."""
+    articles = tmp_path_factory.mktemp("few")
+    (articles / "roads.txt").write_text(
+        "Roads in Mộc Châu\n\nThe province paved 40 km of rural roads in Mộc Châu in 2025."
+    )
+    (articles / "tea.md").write_text("# Tea in Yên Châu\n\nFarmers harvested 300 tonnes of tea in May.")
+    (articles / "broken.txt").write_bytes(b"\xff\xfe\x00\x00")
+    return articles
+
+
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("cli")
@@ -38,7 +85,48 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert changes == "added 1 (roads), updated 0, removed 0, unchanged 0; embedded 1 passages, reused 0"
     assert summary.startswith("indexed 1 documents, 1 passages, 1 skipped (1 binary file) in ")
     assert "skipped" in result.stderr and "broken.txt: binary file" in result.stderr
+    # stderr is not a terminal: the warning, and no progress bars
+    assert all(line.startswith("newsqa: WARNING: skipped ") for line in result.stderr.splitlines())
+    assert "\r" not in result.stderr
     return folder / "index"
+
+
+def test_index_shows_progress_on_a_terminal(few_articles, tmp_path):
+    code, stdout, terminal = newsqa_on_terminal("index", str(few_articles), "--index-dir", str(tmp_path))
+    assert code == 0, terminal
+    changes, summary = stdout.splitlines()
+    assert changes == "added 2 (roads, tea), updated 0, removed 0, unchanged 0; embedded 2 passages, reused 0"
+    assert summary.startswith("indexed 2 documents, 2 passages, 1 skipped (1 binary file) in ")
+    # each step's bar, as left when done: its count with its unit, its rate, and what it found
+    lines = terminal.splitlines()
+    assert lines[0] == "Loading the model sentence-transformers/all-MiniLM-L6-v2"
+    assert lines[1] == f"newsqa: WARNING: skipped {few_articles / 'broken.txt'}: binary file"
+    steps = [
+        r"Reading: 100%\|█+\| 3/3 files \[00:\d\d<00:00, +[\d.]+ files/s, 2 articles, 1 skipped\]",
+        r"Chunking: 100%\|█+\| 2/2 documents \[00:\d\d<00:00, +[\d.]+ documents/s, 2 passages\]",
+        r"Embedding: 100%\|█+\| 2/2 passages \[00:\d\d<00:00, +[\d.]+ passages/s\]",
+        r"Writing: 100%\|█+\| 2/2 steps \[00:\d\d<00:00, +[\d.]+ steps/s\]",
+    ]
+    assert len(lines) == 2 + len(steps) and terminal.endswith("\n"), terminal
+    for line, step in zip(lines[2:], steps, strict=True):
+        assert re.fullmatch(step, line) and len(line) <= 100, line
+    assert "indexed" not in terminal  # the summary goes to stdout only
+
+    # again: every passage is reused, and the terminal says so instead of an embedding bar
+    code, stdout, terminal = newsqa_on_terminal("index", str(few_articles), "--index-dir", str(tmp_path))
+    assert code == 0, terminal
+    assert stdout.splitlines()[0].endswith("embedded 0 passages, reused 2")
+    assert "Embedding: 2 of 2 passages reused from the current index" in terminal.splitlines()
+    assert "Embedding: 100%" not in terminal
+
+
+def test_index_quiet_leaves_only_warnings_on_the_terminal(few_articles, tmp_path):
+    code, stdout, terminal = newsqa_on_terminal(
+        "index", str(few_articles), "--index-dir", str(tmp_path), "-q"
+    )
+    assert code == 0, terminal
+    assert len(stdout.splitlines()) == 2 and stdout.splitlines()[1].startswith("indexed 2 documents")
+    assert terminal == f"newsqa: WARNING: skipped {few_articles / 'broken.txt'}: binary file\n"
 
 
 def test_ask_prints_answer_and_citations(index_dir):
