@@ -135,9 +135,11 @@ def sentence_spans(
     alone. A period followed by a lower-case word or a digit ("No. 22", "29. november")
     does not end a sentence. Spans carry no surrounding whitespace.
 
-    A sentence of more than MAX_SENTENCE_WORDS words, too long to be an answer, comes cut
-    at clause boundaries (`_clauses`) unless `keep_long`: packing passages wants whole
-    sentences, as it cuts by size itself and its boundaries move where units do.
+    A sentence of more than MAX_SENTENCE_WORDS words in text without usable punctuation or
+    case (`unpunctuated`: lower-cased or run-on text, where Punkt finds no sentences) comes
+    cut at clause boundaries (`_clauses`), so that no "sentence" is longer than an answer
+    should be; unless `keep_long`. A long sentence of ordinary prose stays whole: its commas
+    and capitals say where it goes, and the short answer is found inside it.
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
@@ -156,11 +158,19 @@ def sentence_spans(
                 keep_long
                 or e - s < 2 * MAX_SENTENCE_WORDS + 1
                 or len(text[s:e].split()) <= MAX_SENTENCE_WORDS
+                or not unpunctuated(text, s, e)
             ):
                 spans.append((s, e))
             else:
                 spans.extend(_clauses(text, s, e))
     return [(s, e) for s, e in spans if e > s]
+
+
+def unpunctuated(text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]` lacks the case or the punctuation that sentence finding reads:
+    no capital letter, or no comma, semicolon or colon in all its words."""
+    sentence = text[start:end]
+    return sentence == sentence.lower() or not any(mark in sentence for mark in ",;:")
 
 
 def _clauses(text: str, start: int, end: int) -> list[tuple[int, int]]:
