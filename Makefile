@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Extra pip arguments for torch, e.g. a CPU-only wheel index in a container build.
 TORCH_PIP_ARGS ?=
 
-.PHONY: install run test lint eval clean browser
+.PHONY: install run test test-fast lint eval clean browser
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ browser:
 
 test: lint browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+# The quick loop while editing: lint and the tests that need no model, index, browser or process.
+test-fast: lint
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow and not browser and not subprocess"
 
 eval: install
 	HF_HUB_OFFLINE=1 $(BIN)/newsqa index --index-dir build/eval-index

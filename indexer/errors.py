@@ -31,6 +31,10 @@ class IndexBusyError(NewsqaError):
     """Another writer held the index's write lock for longer than a writer waits."""
 
 
+class IndexWriteError(NewsqaError):
+    """The index directory cannot be created or written (permissions, a read-only disk)."""
+
+
 class ModelError(NewsqaError):
     """The embedding model cannot be loaded."""
 

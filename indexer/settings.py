@@ -40,27 +40,52 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEWSQA_", frozen=True)
 
-    index_dir: Path = Path("index")
-    articles_dir: Path = PROJECT_ROOT / "data" / "articles"
-    model: str = DEFAULT_MODEL
+    index_dir: Path = Field(
+        default=Path("index"), description="Index directory: `current` and its `versions/`."
+    )
+    articles_dir: Path = Field(
+        default=PROJECT_ROOT / "data" / "articles",
+        description="What `newsqa index` and `serve` read when given no paths.",
+        json_schema_extra={"shown_default": "`data/articles`"},
+    )
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="Embedding model: the packaged name, or a local sentence-transformers folder.",
+    )
     # "auto": a CUDA GPU when torch sees one and the backend is torch (or auto), else the CPU.
-    device: Device = "auto"
+    device: Device = Field(
+        default="auto",
+        description="Where to embed: `auto` (a CUDA GPU when torch sees one), `cpu` or `cuda`.",
+    )
     # Inference backend; "auto" takes the fastest installed (openvino, onnx, torch). The
     # exported backends trace the model once into `cache_dir`; all give the same vectors.
-    backend: Backend = "auto"
-    cache_dir: Path = Field(default_factory=default_cache_dir)
+    backend: Backend = Field(
+        default="auto",
+        description="Inference backend: `auto` (the fastest installed), `openvino`, `onnx` or `torch`.",
+    )
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="Where exported models are kept.",
+        json_schema_extra={"shown_default": "`~/.cache/newsqa`"},
+    )
 
     # Passages are sized in tiktoken cl100k tokens, cut at sentence boundaries.
-    chunk_tokens: int = Field(default=128, ge=16, le=1024)
-    chunk_overlap: int = Field(default=32, ge=0)
-    embed_batch_size: int = Field(default=32, ge=1)
+    chunk_tokens: int = Field(default=128, ge=16, le=1024, description="Passage size in cl100k tokens.")
+    chunk_overlap: int = Field(
+        default=32, ge=0, description="Overlap of consecutive passages in cl100k tokens."
+    )
+    embed_batch_size: int = Field(default=32, ge=1, description="Passages embedded per batch when indexing.")
 
     # Hybrid retrieval fuses this many candidates per side: a passage scores its cosine
     # plus `lexical_weight` times its BM25 score relative to the query's best. On the
     # bundled eval set 0.2-0.3 give the same results and beat reciprocal rank fusion
     # (hit@1 0.755 against 0.673 with k=60); 0.1 and 0.5 are worse.
-    lexical_weight: float = Field(default=0.25, ge=0.0)
-    candidates: int = Field(default=50, ge=1)
+    lexical_weight: float = Field(
+        default=0.25, ge=0.0, description="Weight of BM25 (relative to the query's best) in hybrid fusion."
+    )
+    candidates: int = Field(
+        default=50, ge=1, description="Candidates per side (dense, lexical) fused in hybrid mode."
+    )
 
     # The dense index is exact (flat) up to `ann_threshold` passages and approximate above it:
     # IVF over 8-bit vectors scanning `ivf_nprobe` cells, re-scored exactly (indexer/dense.py).
@@ -68,47 +93,89 @@ class Settings(BaseSettings):
     # passages an exact scan took 1.2 ms and, by flushing the model out of the CPU cache,
     # slowed the question's embedding by about 1 ms; ivf-sq8 scanning 128 of its 509 cells
     # took 0.23 ms at recall@10 0.984 (0.94 with 64).
-    index_type: DenseType = "auto"
-    ann_threshold: int = Field(default=10_000, ge=0)
-    ivf_nprobe: int = Field(default=128, ge=1)
+    index_type: DenseType = Field(
+        default="auto", description="Dense index: `auto` (flat up to the threshold), `flat` or `ivf-sq8`."
+    )
+    ann_threshold: int = Field(
+        default=10_000, ge=0, description="Passages above which `auto` builds an approximate (IVF) index."
+    )
+    ivf_nprobe: int = Field(default=128, ge=1, description="IVF cells scanned per question.")
 
     # Threads for the model (torch, ONNX Runtime, OpenVINO) and FAISS, set once when the model
     # loads. Concurrent requests share them; on 2 cores all of them (the default) gave both the
     # lowest latency and the most requests per second (`newsqa bench`, README).
-    threads: int = Field(default_factory=default_threads, ge=1)
+    threads: int = Field(
+        default_factory=default_threads,
+        ge=1,
+        description="Threads of the model runtime and FAISS.",
+        json_schema_extra={"shown_default": "CPUs usable"},
+    )
 
     # Extractive answers: sentences of the top passages are ranked; the service
     # abstains when the best passage's cosine to the question is below the threshold.
-    answer_passages: int = Field(default=3, ge=1)
-    abstain_threshold: float = Field(default=0.35, ge=-1.0, le=1.0)
+    answer_passages: int = Field(
+        default=3, ge=1, description="Top passages whose sentences compete for the answer."
+    )
+    abstain_threshold: float = Field(
+        default=0.35,
+        ge=-1.0,
+        le=1.0,
+        description="Below this best cosine in the whole index the service abstains.",
+    )
 
-    keep_versions: int = Field(default=3, ge=1)
+    keep_versions: int = Field(default=3, ge=1, description="Index versions kept on disk after a build.")
     # One writer at a time per index directory, across processes (indexer/store.py:
     # writer_lock): a write waits this many seconds for another to finish, then fails saying who
     # holds the lock. A `newsqa index` of a large folder holds it while it embeds.
-    lock_timeout: float = Field(default=60.0, ge=0.0, allow_inf_nan=False)
+    lock_timeout: float = Field(
+        default=60.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="Seconds a writer waits for another process's write before failing.",
+    )
     # The service swaps in a new index version within this many seconds of `current` moving
     # (after `newsqa index` from another process, say); 0 turns the polling off.
-    reload_interval: float = Field(default=2.0, ge=0.0, allow_inf_nan=False)
+    reload_interval: float = Field(
+        default=2.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="Seconds between checks for a new index version (0: off).",
+    )
 
     # The request log (one JSON line per request) leaves questions and queries out unless this is on.
-    log_queries: bool = False
+    log_queries: bool = Field(default=False, description="Put questions and queries in the request log.")
 
     # Access control (service/security.py). Write endpoints need `Authorization: Bearer
     # <admin_token>` and are disabled while it is unset; read endpoints need `api_token` when set.
-    admin_token: SecretStr | None = None
-    api_token: SecretStr | None = None
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the write endpoints; unset, they answer 403.",
+        json_schema_extra={"shown_default": "unset"},
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="When set, the read endpoints need it as a bearer token.",
+        json_schema_extra={"shown_default": "unset"},
+    )
     # Request bodies above this many bytes are refused with 413 (2 MiB holds a long article).
-    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1, description="Request bodies over this many bytes get a 413."
+    )
     # Origins whose pages may call the API from a browser; none (CORS off) unless set.
     # NEWSQA_CORS_ORIGINS takes a JSON list or a comma-separated one.
-    cors_origins: Annotated[list[str], NoDecode] = []
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Origins allowed to call the API from a browser (JSON list or comma-separated).",
+        json_schema_extra={"shown_default": "none"},
+    )
 
     # The API docs at /docs (Swagger UI) and /redoc, served from installed files; off hides them.
-    docs: bool = True
+    docs: bool = Field(
+        default=True, description="Serve the API docs at `/docs` and `/redoc` (from installed files)."
+    )
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="Where `newsqa serve` listens.")
+    port: int = Field(default=8000, ge=1, le=65535, description="The port `newsqa serve` listens on.")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -127,6 +194,18 @@ class Settings(BaseSettings):
                 f"chunk_tokens ({self.chunk_tokens})"
             )
         return self
+
+
+def configuration_table() -> str:
+    """The README's table of settings, made from the fields' descriptions (a test checks that
+    the README holds it as made, so a new setting cannot leave the README behind)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        shown = str(field.default).lower() if isinstance(field.default, bool) else field.default
+        default = extra.get("shown_default") or f"`{shown}`"
+        rows.append(f"| `NEWSQA_{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(rows)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -45,7 +45,7 @@ import numpy as np
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.dense import build_dense, read_dense, touch
-from indexer.errors import IndexBusyError, IndexFormatError, IndexNotFoundError, NewsqaError
+from indexer.errors import IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError, NewsqaError
 
 FORMAT = "newsqa-index"
 FORMAT_VERSION = 2  # 2: sentence vectors
@@ -113,7 +113,10 @@ def writer_lock(root: Path, timeout: float) -> Iterator[None]:
     `flock` on `root/.write.lock`, which the kernel releases when its holder exits, kill -9
     included. Waits up to `timeout` seconds, then raises IndexBusyError naming the holder.
     """
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexWriteError(f"cannot write the index directory {root}: {exc.strerror}") from None
     path = (root / WRITE_LOCK).resolve()
     with _LOCKS_GUARD:
         lock = _LOCKS.setdefault(path, _WriterLock(path))

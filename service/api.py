@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from indexer.embed import Embedder
-from indexer.errors import DocumentNotFoundError, IndexBusyError, NewsqaError, QueryError
+from indexer.errors import DocumentNotFoundError, IndexBusyError, IndexWriteError, NewsqaError, QueryError
 from indexer.settings import Mode, Settings, load_settings
 from service.documents import ArticleError
 from service.documents import router as documents_router
@@ -184,6 +184,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         (ConflictError, 409),
         (IndexUnavailableError, 503),
         (IndexBusyError, 503),
+        (IndexWriteError, 503),
         (NewsqaError, 500),
     ]
     for error_type, status in statuses:

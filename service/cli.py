@@ -8,14 +8,30 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from indexer.errors import IndexNotFoundError, NewsqaError
-from indexer.settings import Mode, Settings, load_settings
-from indexer.store import resolve
-from service.models import AskResponse, Citation, SearchResponse
+
+# The command line starts with click alone: each command imports what it runs (the settings,
+# the index, the model) when it runs, so `newsqa --help` costs about what starting Python does.
+if TYPE_CHECKING:
+    from indexer.settings import Mode, Settings
+    from service.models import AskResponse, Citation, SearchResponse
+
+
+def load_settings(**overrides: object) -> Settings:
+    from indexer.settings import load_settings
+
+    return load_settings(**overrides)
+
+
+def resolve(root: Path) -> Path:
+    from indexer.store import resolve
+
+    return resolve(root)
+
 
 MODE = click.Choice(["hybrid", "dense", "lexical"])
 index_dir_option = click.option(
@@ -48,7 +64,9 @@ def query_options(command: Callable[..., None]) -> Callable[..., None]:
 def main() -> None:
     """Entry point: runs the command group, turning newsqa errors into one line and exit code 1."""
     logging.basicConfig(level=logging.WARNING, format="newsqa: %(levelname)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    # Warnings and errors only, whatever a library sets its own logger to when it is imported
+    # (bm25s sets DEBUG, and it is imported only when a command needs it).
+    logging.getLogger("bm25s").addFilter(lambda record: record.levelno >= logging.WARNING)
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:
@@ -180,7 +198,8 @@ def search(
     query: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None, backend: str | None
 ) -> None:
     """Print the passages that best match QUERY."""
-    response = _load(index_dir, backend).search(query, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    index = _load(index_dir, backend, build_missing=True)
+    response = index.search(query, top_k=top_k, mode=mode)
     click.echo(response.model_dump_json(indent=2) if as_json else _format_search(response))
 
 
@@ -191,7 +210,7 @@ def ask(
     question: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None, backend: str | None
 ) -> None:
     """Answer QUESTION from the archive, with the passages it came from."""
-    response = _load(index_dir, backend).ask(question, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    response = _load(index_dir, backend, build_missing=True).ask(question, top_k=top_k, mode=mode)
     click.echo(response.model_dump_json(indent=2) if as_json else _format_ask(response))
 
 
@@ -280,7 +299,7 @@ def evaluate(
         scored = pages.evaluate_extraction(extraction, baselines=baselines)
         click.echo(json.dumps(scored, indent=2, ensure_ascii=False) if as_json else pages.markdown(scored))
         return
-    chosen = cast(list[Mode], [mode.strip() for mode in modes.split(",") if mode.strip()])
+    chosen = cast("list[Mode]", [mode.strip() for mode in modes.split(",") if mode.strip()])
     unknown = [mode for mode in chosen if mode not in MODE.choices]
     if unknown or not chosen:
         raise click.BadParameter(f"unknown mode(s) {', '.join(unknown) or '(none)'}", param_hint="--modes")
@@ -464,10 +483,22 @@ def _build(
     return build_index(paths, settings, embedder, progress=progress, full=full)
 
 
-def _load(index_dir: Path | None, backend: str | None = None) -> Any:
+def _load(index_dir: Path | None, backend: str | None = None, build_missing: bool = False) -> Any:
+    """The index of `index_dir`; with `build_missing`, one of the bundled articles is built
+    there first when there is none, as `newsqa serve` does, saying so on stderr."""
+    from indexer.embed import Embedder
     from service.index import Index
 
-    return Index.load(load_settings(index_dir=index_dir, backend=backend))
+    settings = load_settings(index_dir=index_dir, backend=backend)
+    if build_missing:
+        try:
+            resolve(settings.index_dir)
+        except IndexNotFoundError:
+            embedder = Embedder.from_settings(settings)
+            click.echo(f"no index in {settings.index_dir}: indexing {settings.articles_dir} first", err=True)
+            click.echo(_build(settings, [settings.articles_dir], embedder).summary(), err=True)
+            return Index.load(settings, embedder)
+    return Index.load(settings)
 
 
 def _format_ask(response: AskResponse) -> str:

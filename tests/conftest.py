@@ -1,4 +1,5 @@
-"""Shared fixtures: the real packaged model, loaded once, and an index of the bundled articles."""
+"""Shared fixtures: the real packaged model, loaded once, and an index of the bundled articles;
+and the markers that give `make test-fast` its loop (pyproject.toml lists them)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,21 @@ def browser() -> Iterator[Any]:
     yield chromium
     chromium.close()
     manager.stop()
+
+
+# Fixtures that load the model or build an index, and the one that starts Chromium.
+_SLOW_FIXTURES = {"embedder", "bundled", "bundled_settings", "client", "live_server", "index_copy"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by what it needs: `browser` (Chromium), `slow` (the real model or an
+    index), `subprocess` (a `newsqa` process of its own: it loads the model itself)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & _SLOW_FIXTURES or "browser" in fixtures:
+            item.add_marker(pytest.mark.slow)
+        module = vars(item.module) if getattr(item, "module", None) is not None else {}
+        if "NEWSQA" in module or "newsqa" in module:  # the modules that run the command
+            item.add_marker(pytest.mark.subprocess)

@@ -152,10 +152,11 @@ def test_json_output_is_the_api_shape(index_dir):
     ("args", "code", "message"),
     [
         (["ask", "  "], 1, "newsqa: error: question must not be blank"),
+        # No index there, and none can be built there (search builds a missing one).
         (
-            ["search", "x", "--index-dir", "/nonexistent/index"],
+            ["search", "x", "--index-dir", "/proc/newsqa/index"],
             1,
-            "newsqa: error: no index in /nonexistent/index",
+            "newsqa: error: cannot write the index directory /proc/newsqa/index",
         ),
         (["index", "/nonexistent/articles"], 2, "Error: Invalid value for PATHS: no such file or folder"),
         (["search", "x", "-k", "0"], 2, "Error: Invalid value for '-k'"),
@@ -211,3 +212,29 @@ def test_serve_builds_a_missing_index_then_answers_over_http(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_ask_builds_a_missing_index_and_says_so(tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "tea.txt").write_text(
+        "Tea in Yên Châu\n\nFarmers in Yên Châu harvested 300 tonnes of tea in May."
+    )
+    index_dir = tmp_path / "index"
+    env = {"NEWSQA_ARTICLES_DIR": str(articles)}
+    result = newsqa("ask", "How much tea was harvested in Yen Chau?", "--index-dir", str(index_dir), env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"no index in {index_dir}: indexing {articles} first" in result.stderr
+    assert result.stdout.splitlines()[0] == "Answer: 300 tonnes"
+    # The next question uses the index built, and says nothing of building.
+    again = newsqa("search", "tea harvest", "--index-dir", str(index_dir), env=env)
+    assert again.returncode == 0 and "indexing" not in again.stderr
+    assert "Farmers in Yên Châu" in again.stdout
+
+
+def test_help_starts_without_the_heavy_libraries():
+    heavy = "{'numpy', 'torch', 'faiss', 'nltk', 'pydantic'}"
+    code = f"import sys; from service.cli import cli; print(sorted({heavy} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
