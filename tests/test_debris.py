@@ -98,6 +98,7 @@ def test_pages_in_other_encodings_and_with_stray_nul_bytes_are_read(tmp_path: Pa
         assert "neue Brücke über die Mur" in document.text and "\x00" not in document.text
 
 
+@pytest.mark.subprocess
 def test_extraction_is_scored_against_judged_snippets(tmp_path: Path):
     (tmp_path / "pages").mkdir()
     article = "".join(

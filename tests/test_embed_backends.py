@@ -17,6 +17,9 @@ from indexer.errors import ConfigError, ModelError
 from indexer.settings import load_settings
 from service.index import Index
 
+# Each test loads a model of its own (an exported backend, torch): the slow tier.
+pytestmark = pytest.mark.slow
+
 EXPORTED = [
     pytest.param(
         name,
