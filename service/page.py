@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from indexer.clean import Document
 from indexer.errors import DocumentNotFoundError
-from indexer.fields import FieldError, check_url
+from indexer.fields import is_web_url
 from service.security import check_reader
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -158,7 +158,7 @@ def _article(document: Document, span: tuple[int, int] | None, back: str, asked:
         url = escape(document.url)
         # Only an http(s) URL becomes a link, also in an index written before fields.py's
         # rules: a `javascript:` one would run on this origin when clicked.
-        link = f'<a href="{url}" rel="noopener noreferrer">{url}</a>' if _web_url(document.url) else url
+        link = f'<a href="{url}" rel="noopener noreferrer">{url}</a>' if is_web_url(document.url) else url
         facts.append(("Source", link))
     if document.date:
         facts.append(("Date", escape(document.date)))
@@ -188,13 +188,6 @@ def _article(document: Document, span: tuple[int, int] | None, back: str, asked:
         f'<dl class="facts">{fact_rows}</dl></header>{notice}'
         f'<div class="card article-text">{body}</div></article>'
     )
-
-
-def _web_url(url: str) -> bool:
-    try:
-        return check_url(url) is not None
-    except FieldError:
-        return False
 
 
 def _marked(span: str) -> str:

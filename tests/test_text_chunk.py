@@ -40,8 +40,8 @@ def test_sentence_spans_respect_abbreviations_and_numbers():
 def test_cl100k_loads_offline_and_checks_its_hash(tmp_path, monkeypatch):
     assert tokens.cl100k().encode("hello world") == [15339, 1917]
     damaged = tmp_path / "cl100k_base.tiktoken"
-    damaged.write_bytes(tokens.BPE_FILE.read_bytes()[:-10])
-    monkeypatch.setattr(tokens, "BPE_FILE", damaged)
+    damaged.write_bytes(tokens._bpe_file().read_bytes()[:-10])
+    monkeypatch.setattr(tokens, "_bpe_file", lambda: damaged)
     tokens.cl100k.cache_clear()
     try:
         with pytest.raises(ConfigError, match="sha256 mismatch"):
