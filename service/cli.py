@@ -78,6 +78,17 @@ def main() -> None:
     except NewsqaError as exc:
         click.echo(f"newsqa: error: {exc}", err=True)
         sys.exit(1)
+    except ModuleNotFoundError as exc:
+        if exc.name not in EVAL_EXTRA:
+            raise
+        click.echo(
+            f"newsqa: error: this command needs the eval extra: pip install 'newsqa[eval]' ({exc})", err=True
+        )
+        sys.exit(1)
+
+
+# The modules of the `eval` extra (pyproject.toml): `newsqa eval` and `bench` need them, serving does not.
+EVAL_EXTRA = {"pytrec_eval", "matplotlib"}
 
 
 @click.group()

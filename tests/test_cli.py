@@ -238,3 +238,16 @@ def test_help_starts_without_the_heavy_libraries():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_eval_without_the_eval_extra_says_what_to_install():
+    code = (
+        "import sys; sys.modules['pytrec_eval'] = None; "  # as if the eval extra were not installed
+        "sys.argv = ['newsqa', 'eval', '--index-dir', 'none']; from service.cli import main; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "newsqa: error: this command needs the eval extra: pip install 'newsqa[eval]'"
+    )
+    assert "Traceback" not in result.stderr
