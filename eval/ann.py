@@ -5,7 +5,7 @@
     python -m eval.ann --search DIR                    # only load DIR's index and search it
 
 `--search` loads nothing but the index file, so its memory can be measured on its own, e.g.
-in a cgroup limited to 1 GiB after dropping the page cache (see the README).
+in a cgroup limited to 1 GiB after dropping the page cache (see docs/benchmarks.md).
 
 Passages are unit vectors around `passages / 200` random topics, spread so that a query's best
 match has a cosine near 0.73 and its 10th near 0.71 (many near ties, as in a news archive). The

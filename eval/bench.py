@@ -72,7 +72,7 @@ class BenchError(NewsqaError):
 
 @dataclass(frozen=True)
 class BenchOptions:
-    """What `newsqa bench` runs; the defaults are the full benchmark of the README."""
+    """What `newsqa bench` runs; the defaults are the full benchmark of docs/benchmarks.md."""
 
     scales: list[str] = field(default_factory=lambda: ["bundled", "20k", "200k", "1m"])
     backends: list[str] = field(default_factory=list)  # empty: every installed backend

@@ -10,7 +10,7 @@ only the few rows a query touches are read. 8-bit codes alone blur near ties (re
 off near 0.98 however many cells are scanned); the re-scoring restores it and keeps scores exact
 cosines, which the abstention threshold compares against. HNSW would answer faster but keeps
 its graph in memory, and on the 200k bench archive its recall@10 on real questions was
-0.83-0.88 (README, "Benchmarks").
+0.83-0.88 (docs/benchmarks.md).
 
 The choice and its parameters are written to the manifest's `dense` section; loading reads the
 search-time parameters (`nprobe`, `rerank`) back from there.

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     """Configuration shared by the indexer, the service and the CLI.
 
     Chunking and retrieval defaults were chosen on the bundled evaluation set
-    (`newsqa eval`); the README records the measurements behind them.
+    (`newsqa eval`); docs/evaluation.md records the measurements behind them.
     """
 
     model_config = SettingsConfigDict(env_prefix="NEWSQA_", frozen=True)
@@ -103,7 +103,7 @@ class Settings(BaseSettings):
 
     # Threads for the model (torch, ONNX Runtime, OpenVINO) and FAISS, set once when the model
     # loads. Concurrent requests share them; on 2 cores all of them (the default) gave both the
-    # lowest latency and the most requests per second (`newsqa bench`, README).
+    # lowest latency and the most requests per second (`newsqa bench`, docs/benchmarks.md).
     threads: int = Field(
         default_factory=default_threads,
         ge=1,

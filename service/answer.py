@@ -16,7 +16,7 @@ from indexer.text import terms
 from service.models import Answer, AnswerSentence, Citation
 from service.spans import Span, best_span, head_noun, question_type
 
-# Weights of a sentence's score, chosen on the bundled evaluation set (see README):
+# Weights of a sentence's score, chosen on the bundled evaluation set (see docs/evaluation.md):
 # semantic similarity to the question, IDF-weighted share of the question's terms it
 # contains, and a small preference for sentences from higher-ranked passages.
 SIMILARITY_WEIGHT = 1.0
