@@ -396,6 +396,9 @@ def _build(
             "dimension": embedder.dimension,
             "max_tokens": embedder.max_tokens,
             "backend": embedder.backend,  # for the record: every backend gives the same vectors
+            # Before each question and passage, for a model that has them (absent: none); an
+            # index is only used with the prompts it was embedded with (indexer/store.py).
+            **({"prompts": embedder.prompts} if any(embedder.prompts.values()) else {}),
         },
         "chunking": chunking(settings),
         "dense": dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),

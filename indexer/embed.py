@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,49 @@ def resolve_model(name: str) -> str:
     return name
 
 
+# Where a sentence-transformers model declares its prompts, among other settings.
+MODEL_CONFIG = "config_sentence_transformers.json"
+# The prompts of a model that declares none (all-MiniLM-L6-v2): texts are embedded as they are.
+NO_PROMPTS = {"query": "", "passage": ""}
+# The names a model may give its passage prompt, in the order sentence-transformers'
+# `encode_document` tries them.
+_PASSAGE_PROMPT_NAMES = ("document", "passage", "corpus")
+
+
+def choose_prompts(prompts: Mapping[str, str | None]) -> dict[str, str]:
+    """The prompts questions ("query") and passages ("passage") are embedded with, from the
+    `prompts` a model declares: e5-style models want "query: " and "passage: " before the text,
+    and their vectors are worse without.
+
+    They are the prompts of sentence-transformers' `encode_query` and `encode_document`, except
+    that an empty prompt does not hide a later name: sentence-transformers saves an empty
+    "document" prompt beside an e5 model's "passage". A model's `default_prompt_name` plays no
+    part, as it does not in those two methods.
+    """
+    passage = next((prompts[name] for name in _PASSAGE_PROMPT_NAMES if prompts.get(name)), "")
+    return {"query": prompts.get("query") or "", "passage": passage or ""}
+
+
+def declared_prompts(name: str) -> dict[str, str] | None:
+    """The prompts (`choose_prompts`) that the model `name` declares on disk now, read from its
+    configuration without loading it; None where that cannot be told (not a local folder).
+    An index records the prompts it was embedded with, and is checked against these."""
+    try:
+        folder = Path(resolve_model(name))
+    except ModelError:
+        return None
+    if not folder.is_dir():
+        return None
+    try:
+        config = json.loads((folder / MODEL_CONFIG).read_text(encoding="utf-8"))
+    except FileNotFoundError:  # a plain transformers folder: sentence-transformers gives it no prompts
+        return dict(NO_PROMPTS)
+    except (OSError, ValueError):
+        return None
+    prompts = config.get("prompts") if isinstance(config, dict) else None
+    return choose_prompts(prompts if isinstance(prompts, dict) else {})
+
+
 def set_threads(count: int) -> None:
     """Run torch and FAISS on `count` threads (ONNX Runtime and OpenVINO get it at load), so
     that concurrent requests share the CPUs instead of each using a thread per core."""
@@ -62,6 +107,10 @@ class Embedder:
     `backend` runs its transformer with torch, ONNX Runtime or OpenVINO ("auto": the fastest
     installed); every backend gives the same vectors, so an index built with one loads with another.
     `device` "auto" embeds on a CUDA GPU (torch, fp16) when there is one, else on the CPU.
+
+    Questions are embedded after the model's query prompt, passages (and so their sentences)
+    after its passage prompt (`prompts`, from the model's own configuration: `choose_prompts`);
+    a model that declares none, such as the default, embeds texts as they are.
     """
 
     def __init__(
@@ -97,6 +146,12 @@ class Embedder:
             raise ModelError(f"model {name!r} does not report its embedding dimension")
         self.dimension = int(dimension)
         self.max_tokens: int = self.model.max_seq_length or 0
+        self.prompts = choose_prompts(self.model.prompts)
+        if any(self.prompts.values()) and any(
+            getattr(m, "include_prompt", True) is False for m in self.model
+        ):
+            # Its pooling leaves the prompt's tokens out, which the paths below do not do.
+            raise ModelError(f"model {name!r} pools without its prompt (include_prompt false): not supported")
         # A fast tokenizer keeps its padding and truncation as state, set on each call: counting
         # (neither) on the tokenizer that embeds (both) could switch them off under a batch
         # being embedded in another thread ("Unable to create tensor"). Counting gets its own.
@@ -114,7 +169,11 @@ class Embedder:
         )
         self._query_lock = threading.Lock()
         self._query_tokenizer = _query_tokenizer(self.model)
-        self._warm = 0  # the longest question warm_up has run
+        # What the query prompt adds to the length of every question the query path runs.
+        self._query_prompt_tokens = len(
+            self.counting_tokenizer(self.prompts["query"], add_special_tokens=False)["input_ids"]
+        )
+        self._warm = 0  # the longest input (word pieces) warm_up has run
         if self.backend != "torch":
             self.encoder = self._load_encoder()
 
@@ -128,15 +187,20 @@ class Embedder:
         return len(self.counting_tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
     def fits(self, text: str) -> bool:
-        """Whether the model reads all of `text` (nothing is cut off at its sequence limit)."""
-        return self.count_tokens(text) <= self.max_tokens
+        """Whether the model reads all of passage `text` after its passage prompt (nothing is
+        cut off at its sequence limit): chunking asks, so that each passage fits whole."""
+        return self.count_tokens(self.prompts["passage"] + text) <= self.max_tokens
 
-    def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Unit vectors for `texts`, shape (len(texts), dimension)."""
-        inputs = [for_model(text) for text in texts]
+    def embed(
+        self, texts: list[str], batch_size: int = 32, progress: bool = False, *, query: bool = False
+    ) -> np.ndarray:
+        """Unit vectors for passages `texts` (after the passage prompt), or with `query` for
+        questions (after the query prompt); shape (len(texts), dimension)."""
+        inputs = self._inputs(texts, "query" if query else "passage")
         if self.encoder is None:
             vectors = self.model.encode(
                 inputs,
+                prompt="",  # the prompt is in `inputs` already: no `default_prompt_name` on top
                 batch_size=batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
@@ -155,17 +219,19 @@ class Embedder:
         """
         encoder = self._query_runtime()
         if encoder is None:
-            return self.embed([text])[0]
+            return self.embed([text], query=True)[0]
+        [prompted] = self._inputs([text], "query")
         if self._query_tokenizer is None:  # a model the shortcut below does not fit
-            return self._embed_exported(encoder, [for_model(text)], 1, False)[0]
+            return self._embed_exported(encoder, [prompted], 1, False)[0]
         # One text has no padding, so the model's mean pooling is the mean of its tokens: no
         # torch between the tokenizer and the vector (0.7 ms less, of a 2-3 ms question).
-        encoding = self._query_tokenizer.encode(for_model(text))
+        encoding = self._query_tokenizer.encode(prompted)
         vector = encoder(_one_text(encoding.ids, encoding.type_ids, encoding.attention_mask))[0].mean(0)
         return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
     def warm_up(self, longest: int = 64) -> None:
-        """Run the query path once at every length up to `longest` tokens.
+        """Run the query path once at every length of a question of up to `longest` tokens,
+        its query prompt's tokens added.
 
         With OpenVINO this compiles the model for each length questions are padded to
         (`backends.QUESTION_LENGTHS`, about 0.15 s each), and prepares the kernels for each
@@ -176,9 +242,10 @@ class Embedder:
         if encoder is None:  # torch: nothing is prepared per length
             self.embed_query("warm up")
             return
-        for length in range(self._warm + 1, min(longest, self.max_tokens) + 1):
+        top = min(longest + self._query_prompt_tokens, self.max_tokens)
+        for length in range(self._warm + 1, top + 1):
             encoder(_one_text([1] * length, [0] * length, [1] * length))
-        self._warm = max(self._warm, longest)
+        self._warm = max(self._warm, top)
 
     def _query_runtime(self) -> Encoder | None:
         """The exported model questions run on (None: torch). With OpenVINO a second
@@ -197,14 +264,16 @@ class Embedder:
         batch_size: int = 32,
         progress: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Unit vectors for `texts`, and for each character span `spans[i]` of `texts[i]` a unit
-        vector pooled from that text's own token embeddings (late chunking).
+        """Unit vectors for passages `texts` (after the passage prompt, as `embed`), and for each
+        character span `spans[i]` of `texts[i]` a unit vector pooled from that text's own token
+        embeddings (late chunking).
 
         One forward pass gives both: a span's vector is the mean of the contextual embeddings
         of the tokens inside it, so a sentence is embedded as read within its passage and
         header, at no extra cost. A span holding no token gets its text's vector.
         """
-        inputs = [for_model(text) for text in texts]  # same length: offsets still hold
+        inputs = self._inputs(texts, "passage")
+        shift = len(self.prompts["passage"])  # for_model keeps lengths: only the prompt moves offsets
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         span_vectors = np.zeros((sum(len(each) for each in spans), self.dimension), dtype=np.float32)
         firsts = np.cumsum([0, *(len(each) for each in spans)])
@@ -239,7 +308,7 @@ class Embedder:
                     lo, hi = offsets["offset_mapping"][i].T
                     real = mask[i] & (hi > lo)  # no padding, no special tokens
                     for j, (a, b) in enumerate(spans[row]):
-                        inside = real & (lo >= a) & (hi <= b)
+                        inside = real & (lo >= a + shift) & (hi <= b + shift)
                         span_vectors[firsts[row] + j] = (
                             tokens[i][inside].mean(0) if inside.any() else pooled[i]
                         )
@@ -259,6 +328,11 @@ class Embedder:
         for module in list(self.model)[1:]:  # pooling, normalisation...
             pooled = module(pooled)
         return tokens, pooled["sentence_embedding"].numpy()
+
+    def _inputs(self, texts: list[str], kind: str) -> list[str]:
+        """What the model reads for `texts`: its `kind` ("query", "passage") prompt, then each text."""
+        prompt = self.prompts[kind]
+        return [prompt + for_model(text) for text in texts]
 
     def _features(self, texts: list[str]) -> dict[str, Any]:
         """The transformer's inputs for `texts` (torch tensors), tokenized as sentence-transformers does."""

@@ -45,6 +45,7 @@ import numpy as np
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.dense import build_dense, read_dense, touch
+from indexer.embed import NO_PROMPTS, declared_prompts
 from indexer.errors import IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError, NewsqaError
 
 FORMAT = "newsqa-index"
@@ -325,7 +326,8 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
     """Load the current version under `root`, checking it before use.
 
     With `model` given, an index built with any other model is refused: its vectors
-    would not be comparable with the queries'.
+    would not be comparable with the queries'. So is one embedded with other prompts than
+    the model's folder declares now (`stale_prompts`).
     """
     folder = resolve(root)
     manifest = read_manifest(folder)
@@ -335,6 +337,8 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
             f"index {folder} was built with model {built_with!r} but the service uses "
             f"{model!r}; {_rebuild(folder)} (or set NEWSQA_MODEL={built_with})"
         )
+    if model is not None and (stale := stale_prompts(manifest)):
+        raise IndexFormatError(f"index {folder} {stale}; {_rebuild(folder)}")
     for name, size in manifest.get("files", {}).items():
         path = folder / name
         if not path.is_file() or path.stat().st_size != size:
@@ -387,14 +391,36 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
 def load_previous(root: Path) -> StoredIndex | None:
     """The current version under `root` for a new build to compare with and reuse vectors
     from; None when there is none, or (with a warning) when it cannot be loaded, since a
-    rebuild is what repairs a damaged index."""
+    rebuild is what repairs a damaged index.
+
+    A version embedded with other prompts than its model declares now comes without its
+    vectors, so that none is reused beside vectors embedded with the new prompts; its
+    documents (those added through the API among them) are still carried over.
+    """
     try:
-        return load_index(root)
+        previous = load_index(root)
     except IndexNotFoundError:
         return None
     except NewsqaError as exc:
         log.warning("previous index not used, everything is embedded again: %s", exc)
         return None
+    if previous.vectors is not None and (stale := stale_prompts(previous.manifest)):
+        log.warning("previous vectors not reused, everything is embedded again: index %s", stale)
+        previous.vectors = None
+    return previous
+
+
+def stale_prompts(manifest: dict[str, Any]) -> str | None:
+    """Why the vectors of an index with `manifest` no longer match its model's prompts (the
+    model's folder was edited after the build), or None when they do or it cannot be told.
+    An index written before prompts were recorded was embedded without any."""
+    model = manifest.get("model", {})
+    name = model.get("name")
+    declared = declared_prompts(name) if isinstance(name, str) else None
+    recorded = model.get("prompts", NO_PROMPTS)
+    if declared is None or declared == recorded:
+        return None
+    return f"was embedded with prompts {recorded} but model {name!r} now declares {declared}"
 
 
 def read_vectors(folder: Path) -> np.ndarray:
