@@ -26,7 +26,7 @@ from indexer.errors import NoDocumentsError, SourceError
 from indexer.settings import Settings
 from indexer.sources import Skipped, find_files, read_file
 from indexer.store import StoredIndex, load_previous, write_index, writer_lock
-from indexer.text import sentence_spans, terms
+from indexer.text import analysis, sentence_spans, terms
 
 log = logging.getLogger(__name__)
 
@@ -302,9 +302,10 @@ def _reusable_passages(
 
 
 def lexical_index(passages: list[Passage], documents: dict[str, Document]) -> bm25s.BM25:
-    """BM25 over folded, stemmed terms of each passage with its document title."""
+    """BM25 over the terms of each passage with its document title, analysed by the rules of
+    the document's language (`indexer.text.terms`)."""
     retriever = bm25s.BM25()
-    corpus = [terms(f"{documents[p.doc_id].title}\n{p.text}") for p in passages]
+    corpus = [terms(f"{documents[p.doc_id].title}\n{p.text}", documents[p.doc_id].language) for p in passages]
     retriever.index(corpus, show_progress=False)
     return retriever
 
@@ -402,7 +403,13 @@ def _build(
         },
         "chunking": chunking(settings),
         "dense": dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),
-        "lexical": {"method": "bm25 (bm25s lucene)", "terms": "folded, english stemmer, en+no stopwords"},
+        "lexical": {
+            "method": "bm25 (bm25s lucene)",
+            "terms": "folded, stop words dropped, analysed by each document's language",
+            "languages": {
+                language: analysis(language) for language in sorted({d.language for d in documents})
+            },
+        },
         "libraries": {name: version(name) for name in LIBRARIES},
         "changes": changes.counts(),
         "skipped": skip_record(skipped),

@@ -123,6 +123,30 @@ class Settings(BaseSettings):
         description="Below this best cosine in the whole index the service abstains.",
     )
 
+    # Cross-lingual search (service/translate.py): passages in a language the model does not
+    # cover are ranked and answered on lexical evidence, the question's words translated with
+    # the English-X FreeDict dictionaries found in `dictionaries` (Debian: dict-freedict-eng-nor)
+    # and matched to cognates. A multilingual model covers them all: `model_languages=all`.
+    model_languages: Annotated[list[str], NoDecode] = Field(
+        default=["en"],
+        description="Languages the embedding model understands (comma-separated ISO codes, or `all`).",
+        json_schema_extra={"shown_default": "`en`"},
+    )
+    dictionaries: Path = Field(
+        default=Path("/usr/share/dictd"),
+        description="Folder of FreeDict `freedict-eng-*` dictionaries for cross-lingual search.",
+    )
+    translate: bool = Field(
+        default=True, description="Translate questions' words with the dictionaries and cognates."
+    )
+    crosslingual_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of a question's words a passage in a language the model does not "
+        "cover must match to be answered from.",
+    )
+
     keep_versions: int = Field(default=3, ge=1, description="Index versions kept on disk after a build.")
     # One writer at a time per index directory, across processes (indexer/store.py:
     # writer_lock): a write waits this many seconds for another to finish, then fails saying who
@@ -185,6 +209,17 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("model_languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [code.strip().lower() for code in value.split(",") if code.strip()]
+        return value
+
+    def model_covers(self, language: str) -> bool:
+        """Whether the embedding model understands text in `language`."""
+        return "all" in self.model_languages or language in self.model_languages
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

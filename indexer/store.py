@@ -49,7 +49,7 @@ from indexer.embed import NO_PROMPTS, declared_prompts
 from indexer.errors import IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError, NewsqaError
 
 FORMAT = "newsqa-index"
-FORMAT_VERSION = 2  # 2: sentence vectors
+FORMAT_VERSION = 3  # 2: sentence vectors; 3: lexical terms analysed by each document's language
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 PASSAGES = "passages.jsonl"

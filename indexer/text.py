@@ -12,7 +12,20 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_NORWEGIAN
+from bm25s.stopwords import (
+    STOPWORDS_DANISH,
+    STOPWORDS_DUTCH,
+    STOPWORDS_EN,
+    STOPWORDS_FRENCH,
+    STOPWORDS_GERMAN,
+    STOPWORDS_ITALIAN,
+    STOPWORDS_NORWEGIAN,
+    STOPWORDS_PORTUGUESE,
+    STOPWORDS_RUSSIAN,
+    STOPWORDS_SPANISH,
+    STOPWORDS_SWEDISH,
+    STOPWORDS_TURKISH,
+)
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
 # Letters that carry no combining mark in NFKD, so stripping marks does not fold them.
@@ -91,12 +104,26 @@ def for_model(text: str) -> str:
 
 _local = threading.local()
 
+# The Snowball stemmer of each language (PyStemmer), by ISO 639-1 code.
+_STEMMERS = {
+    "en": "english", "no": "norwegian", "nb": "norwegian", "nn": "norwegian", "da": "danish",
+    "sv": "swedish", "de": "german", "nl": "dutch", "fr": "french", "es": "spanish",
+    "it": "italian", "pt": "portuguese", "fi": "finnish", "ru": "russian", "tr": "turkish",
+}  # fmt: skip
 
-def _stemmer() -> Stemmer.Stemmer:
-    """This thread's stemmer: PyStemmer's keep state between calls and must not be shared."""
-    stemmer = getattr(_local, "stemmer", None)
+
+def _stemmer(language: str) -> Stemmer.Stemmer | None:
+    """This thread's stemmer for `language` (None where Snowball has none): PyStemmer's
+    stemmers keep state between calls and must not be shared."""
+    algorithm = _STEMMERS.get(language)
+    if algorithm is None:
+        return None
+    stemmers = getattr(_local, "stemmers", None)
+    if stemmers is None:
+        stemmers = _local.stemmers = {}
+    stemmer = stemmers.get(algorithm)
     if stemmer is None:
-        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+        stemmer = stemmers[algorithm] = Stemmer.Stemmer(algorithm)
     return stemmer
 
 
@@ -109,14 +136,68 @@ _FUNCTION_WORDS_EN = frozenset(
     i me my we our you your he him his she her its them those from up down out over
     than so very just also any some all each other own same both few more most only too""".split()  # noqa: SIM905
 )
+# Vietnamese words that only build questions ("ai", "gì", "nào") and plurals, folded; not
+# those that fold like a word that carries meaning ("là"/"La", "của"/"cửa", "bao"/"báo"):
+# IDF leaves common syllables little weight anyway.
+_FUNCTION_WORDS_VI = frozenset(["ai", "gi", "nao", "nhieu", "sao", "nhung", "cac", "duoc", "khong"])
 
-_STOPWORDS = frozenset(fold(word) for word in (*STOPWORDS_EN, *_FUNCTION_WORDS_EN, *STOPWORDS_NORWEGIAN))
+# English text drops Norwegian stop words too, as it always has (English is the default
+# analysis, and the bundled evaluation was tuned on it).
+_STOPWORDS = {
+    "en": frozenset(fold(word) for word in (*STOPWORDS_EN, *_FUNCTION_WORDS_EN, *STOPWORDS_NORWEGIAN)),
+    "vi": _FUNCTION_WORDS_VI,
+} | {
+    code: frozenset(fold(word) for word in words)
+    for code, words in {
+        "no": STOPWORDS_NORWEGIAN, "nb": STOPWORDS_NORWEGIAN, "nn": STOPWORDS_NORWEGIAN,
+        "da": STOPWORDS_DANISH, "sv": STOPWORDS_SWEDISH, "de": STOPWORDS_GERMAN,
+        "nl": STOPWORDS_DUTCH, "fr": STOPWORDS_FRENCH, "es": STOPWORDS_SPANISH,
+        "it": STOPWORDS_ITALIAN, "pt": STOPWORDS_PORTUGUESE, "ru": STOPWORDS_RUSSIAN,
+        "tr": STOPWORDS_TURKISH,
+    }.items()
+}  # fmt: skip
+# Languages whose words are syllables written apart: a word of two syllables ("Sơn La",
+# "chủ tịch") is matched as the pair, so a pair of syllables is a term too.
+_SYLLABIC = {"vi"}
 
 
-def terms(text: str) -> list[str]:
-    """Lexical terms of a text: folded, stop words dropped, stemmed."""
-    words = [word for word in _WORD.findall(fold(text)) if word not in _STOPWORDS]
-    return _stemmer().stemWords(words)
+def analysis(language: str) -> str:
+    """How text of `language` is analysed, for the manifest: "english" (the default, for any
+    language newsqa has no rules for), a Snowball stemmer's name, or "syllables"."""
+    if language in _SYLLABIC:
+        return "syllables"
+    return _STEMMERS.get(language, "english") if language in _STOPWORDS else "english"
+
+
+def stop_words(language: str) -> frozenset[str]:
+    """The folded stop words of `language` (English's for a language without a list)."""
+    return _STOPWORDS.get(language, _STOPWORDS["en"])
+
+
+def stem(word: str, language: str = "en") -> str:
+    """A folded word's stem by the rules of `language` (itself where it has no stemmer)."""
+    if language not in _STOPWORDS:
+        language = "en"
+    stemmer = _stemmer(language)
+    return stemmer.stemWord(word) if stemmer is not None else word
+
+
+def terms(text: str, language: str = "en") -> list[str]:
+    """Lexical terms of a text: folded, stop words dropped, stemmed, each by the rules of the
+    text's `language` (English's for a language newsqa has none for); for a syllabic
+    language, unstemmed syllables and each pair of syllables that follow one another
+    ("son_la")."""
+    if language not in _STOPWORDS:
+        language = "en"
+    stop = _STOPWORDS[language]
+    words = _WORD.findall(fold(text))
+    if language in _SYLLABIC:
+        pairs = [f"{a}_{b}" for a, b in itertools.pairwise(words) if a not in stop and b not in stop]
+        return [word for word in words if word not in stop] + pairs
+    kept = [word for word in words if word not in stop]
+    stemmer = _stemmer(language)
+    assert stemmer is not None
+    return stemmer.stemWords(kept)
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import bm25s
@@ -15,6 +16,7 @@ from indexer.clean import Document
 from indexer.text import terms
 from service.models import Answer, AnswerSentence, Citation
 from service.spans import Span, best_span, head_noun, question_type
+from service.translate import Concept, Translator
 
 # Weights of a sentence's score, chosen on the bundled evaluation set (see docs/evaluation.md):
 # semantic similarity to the question, IDF-weighted share of the question's terms it
@@ -27,6 +29,9 @@ RANK_PENALTY = 0.02
 # docs/2026-12-01-short-answers.md).
 SPAN_SENTENCES = 3
 SPAN_WEIGHT = 0.1
+# Where the sentence has no cosine (a language the model does not cover), the phrase's fit to
+# the question's type tells more of the sentences apart (chosen on the cross-lingual questions).
+FOREIGN_SPAN_WEIGHT = 0.3
 
 # Questions whose answer is a figure or a date: a sentence without a digit cannot hold it.
 _ASKS_FOR_NUMBER = re.compile(
@@ -83,7 +88,10 @@ class Vocabulary:
     terms are exactly those the index was built with and nothing is re-tokenised at load.
     """
 
-    def __init__(self, lexical: bm25s.BM25, passages: list[Passage]) -> None:
+    def __init__(
+        self, lexical: bm25s.BM25, passages: list[Passage], languages: dict[str, str] | None = None
+    ) -> None:
+        languages = languages or {}
         self.columns: dict[str, int] = lexical.vocab_dict
         self.indptr: np.ndarray = lexical.scores["indptr"]
         self.rows: np.ndarray = lexical.scores["indices"]
@@ -100,7 +108,12 @@ class Vocabulary:
         # Each passage's document, numbered in row order.
         lengths = [self.end_row[doc_id] - first for doc_id, first in self.first_row.items()]
         self.passage_docs = np.repeat(np.arange(self.documents, dtype=np.int64), lengths)
-        self._document_counts: dict[str, int] = {}
+        self._document_counts: dict[str, tuple[int, int]] = {}
+        # The documents a question's words are judged common among (`subject_terms`): the
+        # English ones, as questions are asked in English, when there are any; else all.
+        # In an archive half in Vietnamese, "people" is in few documents, yet common.
+        english = np.array([languages.get(doc_id, "en") == "en" for doc_id in self.first_row], dtype=bool)
+        self.peers = english if english.any() else np.ones(self.documents, dtype=bool)
 
     def passages_with(self, term: str) -> np.ndarray:
         """Rows of the passages (title included) that contain `term`, in row order."""
@@ -114,18 +127,19 @@ class Vocabulary:
         seen = len(self.passages_with(term))
         return math.log(1 + len(self.passage_docs) / seen) if seen else None
 
-    def document_count(self, term: str) -> int:
-        """How many documents contain `term`; counted once per known term, then remembered."""
-        count = self._document_counts.get(term)
-        if count is None:
+    def document_count(self, term: str, peers: bool = False) -> int:
+        """How many documents contain `term` (of the `peers` only, if so); counted once per
+        known term, then remembered."""
+        counts = self._document_counts.get(term)
+        if counts is None:
             # A mask, not np.unique: no sort of a posting list that may hold most of a large
             # archive's passages (22 ms a question at 200k passages).
             present = np.zeros(self.documents, dtype=bool)
             present[self.passage_docs[self.passages_with(term)]] = True
-            count = int(np.count_nonzero(present))
+            counts = int(np.count_nonzero(present)), int(np.count_nonzero(present & self.peers))
             if term in self.columns:
-                self._document_counts[term] = count
-        return count
+                self._document_counts[term] = counts
+        return counts[1] if peers else counts[0]
 
     def mentions(self, doc_id: str, term: str) -> bool:
         """Whether document `doc_id` contains `term`: a binary search of the term's posting
@@ -142,27 +156,40 @@ class Vocabulary:
             if any(self.idf(term) is None for term in terms(word))
         ]
 
-    def subject_documents(self, question: str, among: Iterable[str]) -> set[str] | None:
+    def subject_documents(
+        self, question: str, among: Iterable[str], checks: Callable[[str, str], frozenset[str]] | None = None
+    ) -> set[str] | None:
         """Those of the documents `among` that mention every name and number of the question
         that picks out a subject, or None when it names none.
 
         Such terms come from words capitalised after the first, or with a digit, and are
         known to the archive but mentioned in at most half of its documents ("Na Sang",
-        "CT03"; not "Party" or "Committee")."""
+        "CT03"; not "Party" or "Committee"). `checks(term, doc_id)` gives the forms of a term
+        that count as it in a document (service/translate.py: "qui" is "Quy" stemmed as
+        English, "quy" as Norwegian), none where the document's language cannot say it."""
         subject: set[str] | None = None
         for term in self.subject_terms(question):
-            mentioning = {doc_id for doc_id in among if self.mentions(doc_id, term)}
+            mentioning = {
+                doc_id
+                for doc_id in among
+                if (forms := checks(term, doc_id) if checks else frozenset([term])) == frozenset()
+                or any(self.mentions(doc_id, form) for form in forms)
+            }
             subject = mentioning if subject is None else subject & mentioning
         return subject
 
     def subject_terms(self, question: str, among: float | None = None) -> set[str]:
         """The terms of the question's names and numbers that pick out a subject: from words
         capitalised after the first, or with a digit, known to the archive and mentioned in
-        at most `among` of its documents (half of them by default)."""
+        at most `among` of its English documents (`peers`; half of them by default)."""
         words = _WORD.findall(question)[1:]
         named = {term for word in words if word[0].isupper() or _DIGIT.search(word) for term in terms(word)}
-        most = self.documents / 2 if among is None else among
-        return {term for term in named if 0 < self.document_count(term) <= most}
+        most = int(np.count_nonzero(self.peers)) / 2 if among is None else among
+        return {
+            term
+            for term in named
+            if self.document_count(term) and self.document_count(term, peers=True) <= most
+        }
 
 
 def asks_for_number(question: str) -> bool:
@@ -191,6 +218,44 @@ def measured_terms(question: str) -> set[str]:
 # the document and unit vectors.
 SentencesOf = Callable[[Citation], tuple[list[tuple[int, int]], np.ndarray]]
 
+# A sentence in a language the model does not cover has no meaningful cosine to the question:
+# it stands in with this times the IDF-weighted share of the question's words it holds
+# (translated), chosen on the cross-lingual questions of the evaluation set.
+FOREIGN_SIMILARITY = 0.6
+
+
+@dataclass(frozen=True)
+class Crosslingual:
+    """How to read sentences of other languages than the question's English: the question's
+    words as concepts over the archive's languages (service/translate.py), and which
+    languages the model understands."""
+
+    concepts: list[Concept]
+    covered: Callable[[str], bool]
+    translator: Translator
+
+    def present(self, text: str, language: str) -> frozenset[str]:
+        """The terms of `text` (in `language`), with the English term of each of the question's
+        words it holds in any form: a Norwegian sentence with "stormen" holds "storm"."""
+        found = _terms_of(text, language)
+        if language == "en":
+            return found
+        return found | {concept.key for concept in self.concepts if concept.members & found}
+
+    def forms(self, term: str, language: str) -> frozenset[str]:
+        """The forms of the question's term `term` that a text in `language` may use, or none
+        when it cannot be checked there: an English word ("Deputy") that no passage in that
+        language says in any form. A name ("Huu Lung", "Thao Nguyen") and a number can."""
+        if language == "en":
+            return frozenset([term])
+        concepts = [concept for concept in self.concepts if concept.key == term]
+        forms = frozenset([term]).union(*(concept.members for concept in concepts))
+        if self.translator.knows(forms, language):
+            return forms
+        # A name or a number must be there as it is; an English word it may say otherwise.
+        english = any(concept.word in self.translator.english_words for concept in concepts)
+        return frozenset() if english and not any(ch.isdigit() for ch in term) else forms
+
 
 def extract_answer(
     question: str,
@@ -199,6 +264,7 @@ def extract_answer(
     documents: dict[str, Document],
     sentences_of: SentencesOf,
     vocabulary: Vocabulary,
+    crosslingual: Crosslingual | None = None,
 ) -> Answer | None:
     """The best-scoring sentence among the `citations`' passages (as `sentences_of` gives
     them), or its clause that answers (`_tighten`), with its exact offsets.
@@ -213,7 +279,13 @@ def extract_answer(
     (`measured_terms`); for a question about the state before a change, a figure for
     where a change ended or how far it went does not count (`answering_figures`).
     """
-    subject = vocabulary.subject_documents(question, {citation.doc_id for citation in citations})
+    checks = None
+    if crosslingual is not None:
+
+        def checks(term: str, doc_id: str) -> frozenset[str]:
+            return crosslingual.forms(term, documents[doc_id].language)
+
+    subject = vocabulary.subject_documents(question, {citation.doc_id for citation in citations}, checks)
     # The question's names and numbers must also be in the answer's sentence, the few before
     # it, or what the article is about (title and lead): a sentence about another commune of
     # the same article does not answer.
@@ -233,6 +305,10 @@ def extract_answer(
     measured = measured_terms(question)
     # Terms the archive never uses cannot tell its sentences apart.
     weights = {term: vocabulary.idf(term) for term in terms(question)}
+    for concept in crosslingual.concepts if crosslingual else ():  # a word said only in other languages
+        if weights.get(concept.key) is None:
+            idfs = [idf for form in concept.members if (idf := vocabulary.idf(form)) is not None]
+            weights[concept.key] = max(idfs, default=None)
     wanted = {term: weight for term, weight in weights.items() if weight is not None}
     # (doc_id, start, end) -> its score, from the best-ranked passage holding it; photo
     # captions apart, as they answer only when no sentence of the story does ("A leader of
@@ -243,13 +319,21 @@ def extract_answer(
         if subject is not None and citation.doc_id not in subject:
             continue
         text = documents[citation.doc_id].text
+        language = documents[citation.doc_id].language
+        read_terms = _reader(crosslingual, language)
+        # No cosine for a sentence the model cannot read: a share of the question's words stands in.
+        foreign = crosslingual is not None and not crosslingual.covered(language)
+        # The question's names this document's language can say (all of them in English).
+        said = named if checks is None else frozenset(t for t in named if checks(t, citation.doc_id))
         # What the article is about: its title and lead paragraph.
-        about = _terms_of(documents[citation.doc_id].title) | _terms_of(text[: text.find("\n\n") % len(text)])
+        about = read_terms(documents[citation.doc_id].title) | read_terms(
+            text[: text.find("\n\n") % len(text)]
+        )
         offsets, vectors = sentences_of(citation)
         context: list[frozenset[str]] = []  # terms of the sentences before, captions left out
         for (start, end), similarity in zip(offsets, vectors @ question_vector, strict=True):
             sentence = text[start:end]
-            present = _terms_of(sentence)
+            present = read_terms(sentence)
             caption = is_caption(text, start, end)
             span = (citation.doc_id, start, end)
             pool = captions if caption else scored
@@ -259,14 +343,17 @@ def extract_answer(
                 and measured <= present
                 and set(head) <= read
                 and (
-                    named <= about | present
-                    or named <= about | present | _terms_of(text[max(0, start - NAMED_CONTEXT) : start])
+                    said <= about | present
+                    or said <= about | present | read_terms(text[max(0, start - NAMED_CONTEXT) : start])
                 )
                 and (not wants_number or answering_figures(sentence, given, earlier))
             ):
+                overlap = (_overlap(wanted, present) + _overlap(wanted, read)) / 2
+                if foreign:
+                    similarity = FOREIGN_SIMILARITY * overlap
                 pool[span] = (
                     SIMILARITY_WEIGHT * float(similarity)
-                    + OVERLAP_WEIGHT * (_overlap(wanted, present) + _overlap(wanted, read)) / 2
+                    + OVERLAP_WEIGHT * overlap
                     - RANK_PENALTY * (citation.rank - 1)
                 )
             if not caption:
@@ -274,7 +361,7 @@ def extract_answer(
     pool = scored or captions
     if not pool:
         return None
-    return _short_answer(question, pool, documents, wanted)
+    return _short_answer(question, pool, documents, wanted, crosslingual.covered if crosslingual else None)
 
 
 def _short_answer(
@@ -282,6 +369,7 @@ def _short_answer(
     pool: dict[tuple[str, int, int], float],
     documents: dict[str, Document],
     wanted: dict[str, float],
+    covered: Callable[[str], bool] | None = None,
 ) -> Answer | None:
     """The answer from the best few sentences of `pool`: each sentence's score plus that of
     the best phrase of the question's answer type in it (spans.py), so a sentence that holds
@@ -299,7 +387,10 @@ def _short_answer(
         if found is None and clause != (start, end):
             clause = (start, end)
             found = best_span(question, text[start:end], answer_type)
-        score = pool[key] + (SPAN_WEIGHT * found[1] if found else 0.0)
+        weight = (
+            SPAN_WEIGHT if covered is None or covered(documents[doc_id].language) else FOREIGN_SPAN_WEIGHT
+        )
+        score = pool[key] + (weight * found[1] if found else 0.0)
         if best is None or score > best[0]:
             best = (score, key, clause, found[0] if found else None)
     assert best is not None
@@ -365,10 +456,17 @@ def _tighten(text: str, start: int, end: int, wanted: dict[str, float]) -> tuple
 
 
 @lru_cache(maxsize=8192)
-def _terms_of(sentence: str) -> frozenset[str]:
+def _terms_of(sentence: str, language: str = "en") -> frozenset[str]:
     """The terms of a sentence, remembered: a sentence is scored once for each passage that
     holds it, and the stories in the news are asked about again and again."""
-    return frozenset(terms(sentence))
+    return frozenset(terms(sentence, language))
+
+
+def _reader(crosslingual: Crosslingual | None, language: str) -> Callable[[str], frozenset[str]]:
+    """How to read the terms of a document's text: as English, or through the question's concepts."""
+    if crosslingual is None:
+        return _terms_of
+    return lambda text: crosslingual.present(text, language)
 
 
 def _overlap(wanted: dict[str, float], present: frozenset[str]) -> float:

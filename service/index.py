@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal, overload
 
+import bm25s
 import numpy as np
 
 from indexer.build import BuildReport, build_index
@@ -14,13 +16,22 @@ from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.embed import Embedder
 from indexer.errors import DocumentNotFoundError, QueryError
+from indexer.lexicon import dictionaries
 from indexer.settings import Mode, Settings
 from indexer.store import StoredIndex, load_index, prefetch
 from indexer.text import terms
-from service.answer import Vocabulary, extract_answer
+from service.answer import Crosslingual, Vocabulary, extract_answer
 from service.models import MAX_QUESTION_CHARS, MAX_TOP_K, Answer, AskResponse, Citation, SearchResponse
+from service.translate import Concept, Translator
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
+# What a passage in a language the model does not cover scores in hybrid fusion, times the
+# share of the question's words it holds: on the scale of a cosine plus the lexical part,
+# chosen on the cross-lingual questions of the evaluation set (docs/evaluation.md).
+FOREIGN_WEIGHT = 1.15
+# ... and is answered from when it holds at least this many of the question's words, as well
+# as `crosslingual_threshold` of them: "the speed of light" matches a Norwegian "hastighet".
+FOREIGN_MIN_WORDS = 2
 # BM25 ranking runs here while the asking thread searches FAISS (see `Index._rank`); one
 # worker for each of a few questions at once, which is as many as two cores serve well.
 _BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsqa-bm25")
@@ -35,9 +46,21 @@ class Index:
         self.embedder = embedder
         self.settings = settings
         self.lexical_terms: dict[str, int] = stored.lexical.vocab_dict
-        self.vocabulary = Vocabulary(stored.lexical, stored.passages)
+        self.vocabulary = Vocabulary(
+            stored.lexical,
+            stored.passages,
+            {doc_id: document.language for doc_id, document in stored.documents.items()},
+        )
         self.sentence_rows = stored.sentence_rows
         self.rows = {passage.chunk_id: row for row, passage in enumerate(stored.passages)}
+        # Each passage's language, and a Translator when the archive holds other languages
+        # than English (None keeps the English-only path of old, term for term).
+        self.row_languages = np.array([stored.documents[p.doc_id].language for p in stored.passages])
+        self.foreign_rows = np.array(
+            [not settings.model_covers(language) for language in self.row_languages.tolist()], dtype=bool
+        )
+        words = getattr(getattr(getattr(embedder, "model", None), "tokenizer", None), "vocab", {})
+        self.translator = translator_for(stored.lexical, self.row_languages, settings, words)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:
@@ -102,12 +125,16 @@ class Index:
         ]
         assert nearest is not None  # there is a vector
         closest = float(nearest[1][0]) if len(nearest[1]) else -1.0  # in the whole index
+        concepts = self.translator.concepts(question) if self.translator else None
+        if ranked and concepts is not None and self.foreign_rows[ranked[0][0]]:
+            # A passage the model cannot read is answered from when it holds enough of the
+            # question's words, in any form: the cosine says nothing about it.
+            share, words = self._coverage(concepts, [ranked[0][0]], count=True)
+            confident = share[0] >= self.settings.crosslingual_threshold and words[0] >= FOREIGN_MIN_WORDS
+        else:
+            confident = closest >= self.settings.abstain_threshold
         answer = None
-        if (
-            citations
-            and closest >= self.settings.abstain_threshold
-            and not self.vocabulary.unknown_numbers(question)
-        ):
+        if citations and confident and not self.vocabulary.unknown_numbers(question):
             answer = extract_answer(
                 question,
                 vector,
@@ -115,6 +142,9 @@ class Index:
                 self.stored.documents,
                 self._sentences_of,
                 self.vocabulary,
+                Crosslingual(concepts, self.settings.model_covers, self.translator)
+                if concepts is not None and self.translator is not None
+                else None,
             )
         if answer is not None:
             citations = self._cite_answer(answer, ranked, citations)
@@ -157,7 +187,7 @@ class Index:
         if lexical is not None and mode == "lexical":  # ask: the nearest passage decides abstention
             return lexical.result(), nearest
         dense = self._dense(vector, nearest)
-        ranked = dense if lexical is None else self._fuse(dense, lexical.result())
+        ranked = dense if lexical is None else self._fuse(dense, lexical.result(), query)
         return ranked[:top_k], nearest
 
     def _citations(self, query: str, vector: np.ndarray | None, top_k: int, mode: Mode) -> list[Citation]:
@@ -216,24 +246,92 @@ class Index:
         return spans, vectors
 
     def _lexical(self, query: str, depth: int) -> list[tuple[int, float]]:
-        known = [term for term in terms(query) if term in self.lexical_terms]
-        if not known:
-            return []
-        scores = self.stored.lexical.get_scores(known)
+        if self.translator is not None:
+            scores = self._concept_scores(self.translator.concepts(query))
+        else:
+            known = [term for term in terms(query) if term in self.lexical_terms]
+            if not known:
+                return []
+            scores = self.stored.lexical.get_scores(known)
         found = ((int(row), float(scores[row])) for row in top_positive(scores, depth))
         return sorted(found, key=lambda item: (-item[1], item[0]))
 
+    def _concept_scores(self, concepts: list[Concept]) -> np.ndarray:
+        """BM25 of a structured query: each concept scores a passage by its best form there
+        (a form's own BM25 contribution), and the concepts' scores add up. A concept of one
+        form is plain BM25, summed by bm25s itself."""
+        single = [
+            next(iter(known))
+            for concept in concepts
+            if len(known := concept.members & self.lexical_terms.keys()) == 1
+        ]
+        scores = (
+            self.stored.lexical.get_scores(single)
+            if single
+            else np.zeros(len(self.passages), dtype=np.float32)
+        )
+        matrix = self.stored.lexical.scores
+        for concept in concepts:
+            known = concept.members & self.lexical_terms.keys()
+            if len(known) < 2:
+                continue
+            best = np.zeros(len(self.passages), dtype=np.float32)
+            for term in known:
+                column = self.lexical_terms[term]
+                first, last = matrix["indptr"][column], matrix["indptr"][column + 1]
+                rows = matrix["indices"][first:last]
+                best[rows] = np.maximum(best[rows], matrix["data"][first:last])
+            scores = scores + best
+        return scores
+
+    @overload
+    def _coverage(self, concepts: list[Concept], rows: list[int]) -> np.ndarray: ...
+    @overload
+    def _coverage(
+        self, concepts: list[Concept], rows: list[int], count: Literal[True]
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def _coverage(
+        self, concepts: list[Concept], rows: list[int], count: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """For each of `rows`, the IDF-weighted share of the question's concepts (those the
+        archive knows in some form) that the passage holds in some form."""
+        holds = np.zeros((len(rows), len(concepts)), dtype=bool)
+        weights = np.zeros(len(concepts))
+        at = np.asarray(rows)
+        for i, concept in enumerate(concepts):
+            idfs = [idf for term in concept.members if (idf := self.vocabulary.idf(term)) is not None]
+            if not idfs:
+                continue
+            weights[i] = max(idfs)
+            for term in concept.members:
+                holds[:, i] |= np.isin(at, self.vocabulary.passages_with(term))
+        total = weights.sum()
+        shares = holds @ weights / total if total else np.zeros(len(rows))
+        return (shares, (holds & (weights > 0)).sum(axis=1)) if count else shares
+
     def _fuse(
-        self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+        self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], query: str
     ) -> list[tuple[int, float]]:
         """Weighted score fusion: cosine plus `lexical_weight` times the BM25 score relative
         to the query's best, so a strong lexical match lifts a passage without drowning
-        the semantic ranking. A passage only BM25 found counts the lowest dense score."""
+        the semantic ranking. A passage only BM25 found counts the lowest dense score.
+
+        A passage in a language the model does not cover has no meaningful cosine: it scores
+        `FOREIGN_WEIGHT` times the geometric mean of its BM25 score relative to the query's
+        best and the share of the question's words it holds in some form (`_coverage`). BM25
+        alone would favour it on words rare only because its language's passages are few."""
         best = max((score for _, score in lexical), default=0.0) or 1.0
         fused = dict(dense)
         floor = min(fused.values(), default=0.0)
         for row, score in lexical:
             fused[row] = fused.get(row, floor) + self.settings.lexical_weight * score / best
+        foreign = [row for row in fused if self.foreign_rows[row]]
+        if foreign and self.translator is not None:
+            matched = dict(lexical)
+            relative = np.array([matched.get(row, 0.0) / best for row in foreign])
+            shares = self._coverage(self.translator.concepts(query), foreign)
+            fused.update(zip(foreign, (FOREIGN_WEIGHT * np.sqrt(relative * shares)).tolist(), strict=True))
         return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
     def _cite_answer(
@@ -268,6 +366,28 @@ class Index:
             end=passage.end,
             score=round(score, 6),
         )
+
+
+def translator_for(
+    lexical: bm25s.BM25, row_languages: np.ndarray, settings: Settings, english_words: Collection[str] = ()
+) -> Translator | None:
+    """A Translator over the archive's languages other than English, or None when it has none."""
+    present = set(row_languages.tolist())
+    if present <= {"en"}:
+        return None
+    languages = sorted(present | {"en"})
+    matrix = lexical.scores
+    columns = sorted(lexical.vocab_dict, key=lexical.vocab_dict.__getitem__)
+    vocabularies: dict[str, list[str]] = {}
+    for language in languages:
+        # How many of each term's passages are in `language`: a running count over the posting lists.
+        inside = np.concatenate([[0], np.cumsum(row_languages[matrix["indices"]] == language)])
+        counts = inside[matrix["indptr"][1:]] - inside[matrix["indptr"][:-1]]
+        vocabularies[language] = [
+            term for term, count in zip(columns, counts.tolist(), strict=False) if count
+        ]
+    words = [word for word in english_words if word.isalpha()]  # not "##ing" pieces or "[CLS]"
+    return Translator(vocabularies, dictionaries(settings.dictionaries), settings.translate, words)
 
 
 def top_positive(scores: np.ndarray, depth: int) -> np.ndarray:
