@@ -51,7 +51,7 @@ test-fast: lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow and not browser and not subprocess"
 
 eval: install
-	HF_HUB_OFFLINE=1 $(BIN)/newsqa index --index-dir build/eval-index
+	HF_HUB_OFFLINE=1 $(BIN)/newsqa index data/articles eval/articles --index-dir build/eval-index
 	HF_HUB_OFFLINE=1 $(BIN)/newsqa eval --index-dir build/eval-index --out eval-out
 
 clean:

@@ -47,6 +47,14 @@ class Question:
     doc_id: str | None
     tags: list[str] = field(default_factory=list)
     answer_type: str | None = None
+    language: str = "en"  # the question's
+    doc_language: str | None = None  # of the articles an unanswerable question is about
+
+    def pair(self, documents: dict[str, Document]) -> str:
+        """The language pair: the question's, then that of its document (or of the articles
+        an unanswerable one is about, "any" if not said), such as "en→no"."""
+        about = documents[self.doc_id].language if self.doc_id in documents else self.doc_language
+        return f"{self.language}→{about or 'any'}"
 
     @property
     def answerable(self) -> bool:
@@ -147,9 +155,20 @@ def evaluate(
     question's document and contains a gold answer; hit@k, MRR@10 and nDCG@10 come from
     trec_eval over those judgements.
     """
+    languages = {document.language for document in index.documents.values()}
+    skipped = [q.id for q in questions if not _about(q, index.documents, languages)]
+    questions = [q for q in questions if q.id not in skipped]
     qrels: Qrels = {q.id: relevant_passages(q, index.passages) for q in questions if q.answerable}
     tags = sorted({tag for question in questions for tag in question.tags})
-    report: dict[str, Any] = {"questions": len(questions), "modes": {}, "by_tag": {}, "failures": []}
+    pairs = {question.id: question.pair(index.documents) for question in questions}
+    report: dict[str, Any] = {
+        "questions": len(questions),
+        "skipped": skipped,
+        "modes": {},
+        "by_tag": {},
+        "by_pair": {},
+        "failures": [],
+    }
     for mode in modes:
         outcomes: dict[str, _Outcome] = {}
         for question in questions:
@@ -175,12 +194,28 @@ def evaluate(
             }
             for tag in tags
         }
+        report["by_pair"][mode] = {
+            pair: {
+                "questions": sum(1 for q in questions if pairs[q.id] == pair),
+                **_metrics([q for q in questions if pairs[q.id] == pair], outcomes, ranking),
+            }
+            for pair in sorted(set(pairs.values()))
+        }
         report["failures"] += [
             _failure(mode, question, outcomes[question.id])
             for question in questions
             if _failed(question, outcomes[question.id])
         ]
     return report
+
+
+def _about(question: Question, documents: dict[str, Document], languages: set[str]) -> bool:
+    """Whether the index holds what `question` is about: its document, or for an unanswerable
+    one about articles in some language, articles in that language. A question set may cover
+    more than one archive (the bundled one, and the eval archive's other languages)."""
+    if question.answerable:
+        return question.doc_id in documents
+    return question.doc_language is None or question.doc_language in languages
 
 
 def _failed(question: Question, outcome: _Outcome) -> bool:
@@ -239,7 +274,10 @@ def _answer_type(response: AskResponse) -> str | None:
 
 def markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: metrics per mode, per tag for each mode, then the failures."""
-    sections = [f"{report['questions']} questions.", _table("mode", report["modes"])]
+    counted = f"{report['questions']} questions."
+    if report.get("skipped"):
+        counted += f" {len(report['skipped'])} skipped: what they ask about is not in this index."
+    sections = [counted, _table("mode", report["modes"])]
     columns = [
         "questions",
         "hit@1",
@@ -256,6 +294,10 @@ def markdown(report: dict[str, Any]) -> str:
             continue
         rows = {tag: {column: metrics[column] for column in columns} for tag, metrics in by_tag.items()}
         sections.append(f"By tag, {mode}:\n\n" + _table("tag", rows))
+        by_pair = report.get("by_pair", {}).get(mode)
+        if by_pair:
+            rows = {pair: {column: values[column] for column in columns} for pair, values in by_pair.items()}
+            sections.append(f"By language pair (question→article), {mode}:\n\n" + _table("pair", rows))
     if report["failures"]:
         sections.append("Failures (gold not ranked first, answer without the gold, or not abstained):")
         sections.append("\n".join(_failure_line(failure) for failure in report["failures"]))

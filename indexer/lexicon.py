@@ -31,6 +31,7 @@ _BASE64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno
 _SENSE = re.compile(r"^\s*\d+\.\s*")
 _NEXT_SENSE = re.compile(r"\s+\d+\.$")
 _NOTE = re.compile(r"\([^)]*\)|\[[^]]*\]")
+_GLOSS_WORD = re.compile(r"[^\W\d_]+")
 # A word the dictionary lacks is looked up by its longest prefix that is a headword of at least
 # this many letters and this share of the word ("construction" -> "construct").
 PREFIX_MIN_LETTERS = 5
@@ -70,6 +71,20 @@ class Dictionary:
             by_stem = {key: tuple(dict.fromkeys(values)) for key, values in grouped.items()}
             object.__setattr__(self, "_stems", by_stem)
         return by_stem
+
+    def gloss(self, text: str) -> str:
+        """A word-by-word English gloss of `text` (in this dictionary's language): each word
+        the dictionary translates replaced by the English headword, the rest (names, numbers)
+        left as they are. A reading aid, not a translation."""
+        reverse = self._reverse()
+        return _GLOSS_WORD.sub(lambda m: reverse.get(stem(fold(m.group()), self.language), m.group()), text)
+
+    def _reverse(self) -> dict[str, str]:
+        reverse = self.__dict__.get("_glosses")
+        if reverse is None:
+            reverse = self.glosses()
+            object.__setattr__(self, "_glosses", reverse)
+        return reverse
 
     def glosses(self) -> dict[str, str]:
         """The reverse direction for glossing: stem of a one-word translation -> the shortest

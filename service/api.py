@@ -120,6 +120,7 @@ def health(index: IndexDep) -> HealthResponse:
         passages=len(index.passages),
         model=index.embedder.name,
         index=manifest,
+        crosslingual=index.crosslingual_status(),
     )
 
 

@@ -341,6 +341,12 @@ def evaluate(
         index.embedder.warm_up()  # as the service does: latencies are of questions, not of compiling
         report = evaluate(index, questions, chosen, top_k)
         click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else markdown(report))
+        if report["skipped"]:
+            click.echo(
+                f"{len(report['skipped'])} questions skipped: their articles are not in this index "
+                "(the bundled set also asks about eval/articles: `newsqa index data/articles eval/articles`)",
+                err=True,
+            )
         if out is not None:
             written = write_report(report, out)
             click.echo(f"wrote {', '.join(str(path) for path in written)}", err=True)

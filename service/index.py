@@ -147,6 +147,7 @@ class Index:
                 else None,
             )
         if answer is not None:
+            answer = self._in_language(answer)
             citations = self._cite_answer(answer, ranked, citations)
         return AskResponse(
             question=question,
@@ -354,9 +355,37 @@ class Index:
                 return [self._citation(rank, *ranked[j]) for rank, j in enumerate(order, start=1)]
         return citations
 
+    def _in_language(self, answer: Answer) -> Answer:
+        """`answer` with its document's language, and for a language other than English an
+        English word-by-word gloss of its sentence where a dictionary for it is installed."""
+        language = self.stored.documents[answer.doc_id].language
+        if language == "en":
+            return answer
+        dictionary = dictionaries(self.settings.dictionaries).get(language)
+        gloss = dictionary.gloss(answer.sentence.text) if dictionary is not None else None
+        return answer.model_copy(update={"language": language, "gloss": gloss})
+
+    def crosslingual_status(self) -> dict[str, object]:
+        """What /health says of cross-lingual search: the archive's languages, those the model
+        understands, and the dictionaries loaded (none: names, numbers and cognates only)."""
+        languages = sorted(set(self.row_languages.tolist()))
+        found = dictionaries(self.settings.dictionaries)
+        return {
+            "languages": languages,
+            "model_languages": self.settings.model_languages,
+            "translate": self.settings.translate,
+            "dictionaries": {language: found[language].name for language in sorted(found)},
+            "unmatched": [
+                language
+                for language in languages
+                if language != "en" and self.settings.translate and language not in found
+            ],
+        }
+
     def _citation(self, rank: int, row: int, score: float) -> Citation:
         passage = self.stored.passages[row]
         return Citation(
+            language=str(self.row_languages[row]),
             rank=rank,
             doc_id=passage.doc_id,
             title=self.stored.documents[passage.doc_id].title,

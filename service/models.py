@@ -56,6 +56,7 @@ class Citation(BaseModel):
     start: int
     end: int
     score: float
+    language: str = "en"
 
 
 class AnswerSentence(BaseModel):
@@ -69,7 +70,10 @@ class AnswerSentence(BaseModel):
 class Answer(BaseModel):
     """The extractive answer: the short phrase that answers (`text == document.text[start:end]`
     of document `doc_id`), inside `sentence`. `type` is its answer type (person, organisation,
-    date, number, place, list, name, thing), or "sentence" when the answer is the sentence."""
+    date, number, place, list, name, thing), or "sentence" when the answer is the sentence.
+    `language` is the document's; for a sentence in another language than English, `gloss` is
+    its word-by-word English gloss from the installed dictionary (not a translation, and never
+    part of the cited text)."""
 
     text: str
     doc_id: str
@@ -78,6 +82,8 @@ class Answer(BaseModel):
     score: float
     type: str = "sentence"
     sentence: AnswerSentence
+    language: str = "en"
+    gloss: str | None = None
 
 
 class AskResponse(BaseModel):
@@ -112,6 +118,7 @@ class HealthResponse(BaseModel):
     passages: int
     model: str
     index: dict[str, Any]
+    crosslingual: dict[str, Any] = {}
 
 
 class ErrorResponse(BaseModel):

@@ -56,10 +56,11 @@ _MONTHS = (
 _QUALIFIER = (
     r"(?:(?:over|more than|less than|nearly|almost|about|around|approximately|some|up to|at least|under)\s+)?"
 )
-_NUMBER = r"\d+(?:[.,]\d+)*"
+# "18.66", "8,622", and thousands grouped by spaces as Norwegian and French write them ("1 850").
+_NUMBER = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)(?:,\d+)?|\d+(?:[.,]\d+)*"
 _FIGURE = re.compile(
     rf"\b{_QUALIFIER}{_NUMBER}(?:\s*[–-]\s*{_NUMBER})?(?:\s*(?:%|percent\b|per cent\b))?"
-    r"(?:\s+(?:million|billion|thousand|trillion)\b)?",
+    r"(?:\s+(?:million|billion|thousand|trillion|millioner|milliarder)\b)?",
     re.IGNORECASE,
 )
 # Document numbers and codes: 1676/QD-TTg, 22-NQ/TU, CT03, No. 58.
