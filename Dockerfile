@@ -6,7 +6,7 @@
 FROM python:3.11-slim AS build
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends make \
+    && apt-get install -y --no-install-recommends make dict-freedict-eng-nor \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -27,6 +27,8 @@ FROM python:3.11-slim
 
 WORKDIR /app
 COPY --from=build /app /app
+# The English-Norwegian dictionary of cross-lingual search (installed in the build stage).
+COPY --from=build /usr/share/dictd /usr/share/dictd
 COPY --from=build /data /data
 
 ENV HF_HUB_OFFLINE=1 \

@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 # Extra pip arguments for torch, e.g. a CPU-only wheel index in a container build.
 TORCH_PIP_ARGS ?=
 
-.PHONY: install install-prod run test test-fast lint eval clean browser
+.PHONY: install install-prod run test test-fast lint eval clean browser dictionaries
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed dictionaries
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # What serving needs and nothing more (the Docker image): no eval, test or lint tools.
-install-prod:
+install-prod: dictionaries
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
@@ -42,6 +42,15 @@ browser:
 		(DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) || \
 		echo "warning: could not install chromium; the browser tests will be skipped"
+
+# English-Norwegian FreeDict dictionary for cross-lingual search (indexer/lexicon.py), read from
+# /usr/share/dictd; without it (no root, no apt) newsqa matches names, numbers and cognates
+# only, and /health says so.
+dictionaries:
+	@test -f /usr/share/dictd/freedict-eng-nor.index || \
+		(DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dict-freedict-eng-nor) || \
+		echo "warning: could not install dict-freedict-eng-nor; cross-lingual search will use no dictionary"
 
 test: lint browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
