@@ -77,7 +77,13 @@ class Dictionary:
         the dictionary translates replaced by the English headword, the rest (names, numbers)
         left as they are. A reading aid, not a translation."""
         reverse = self._reverse()
-        return _GLOSS_WORD.sub(lambda m: reverse.get(stem(fold(m.group()), self.language), m.group()), text)
+
+        def english(match: re.Match[str]) -> str:
+            key = stem(fold(match.group()), self.language)
+            # A final consonant doubles before an ending: "flommen" is "flom" (flood).
+            return reverse.get(key) or reverse.get(key[:-1] if key[-1:] == key[-2:-1] else "") or match.group()
+
+        return _GLOSS_WORD.sub(english, text)
 
     def _reverse(self) -> dict[str, str]:
         reverse = self.__dict__.get("_glosses")

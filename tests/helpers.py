@@ -86,3 +86,30 @@ def resident_bytes(folder: Path) -> dict[str, int]:
 
 
 NEEDS_SMAPS = pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads /proc/self/smaps")
+
+
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def write_dictd(folder: Path, name: str, entries: dict[str, str]) -> Path:
+    """A FreeDict dictionary in the dictd format, as Debian installs them: `entries` maps each
+    headword to the body of its entry (translation lines, glosses, "2. ..." senses)."""
+    import gzip
+
+    def number(value: int) -> str:
+        digits = ""
+        while True:
+            digits = _BASE64[value % 64] + digits
+            value //= 64
+            if not value:
+                return digits
+
+    folder.mkdir(parents=True, exist_ok=True)
+    body, lines = b"", ["00databaseutf8\tA\tB"]
+    for headword, text in sorted(entries.items()):
+        entry = f"{headword} <n>\n{text}\n".encode()
+        lines.append(f"{headword}\t{number(len(body))}\t{number(len(entry))}")
+        body += entry
+    (folder / f"{name}.index").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / f"{name}.dict.dz").write_bytes(gzip.compress(body))
+    return folder

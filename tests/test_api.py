@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from indexer.settings import load_settings
 from service.api import create_app
 
-CITATION_KEYS = {"rank", "doc_id", "title", "chunk_id", "text", "start", "end", "score"}
+CITATION_KEYS = {"rank", "doc_id", "title", "chunk_id", "text", "start", "end", "score", "language"}
 
 
 def test_ask_contract_and_exact_citations(client):
@@ -19,7 +19,18 @@ def test_ask_contract_and_exact_citations(client):
     body = response.json()
     assert set(body) == {"question", "answer", "abstained", "citations", "took_ms"}
     assert body["abstained"] is False
-    assert set(body["answer"]) == {"text", "doc_id", "start", "end", "score", "type", "sentence"}
+    assert set(body["answer"]) == {
+        "text",
+        "doc_id",
+        "start",
+        "end",
+        "score",
+        "type",
+        "sentence",
+        "language",
+        "gloss",
+    }
+    assert body["answer"]["language"] == "en" and body["answer"]["gloss"] is None
     assert (body["answer"]["text"], body["answer"]["type"]) == ("65 communes", "number")
     sentence = {**body["answer"]["sentence"], "doc_id": body["answer"]["doc_id"]}
     assert sentence["start"] <= body["answer"]["start"] < body["answer"]["end"] <= sentence["end"]
