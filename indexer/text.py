@@ -196,8 +196,7 @@ def terms(text: str, language: str = "en") -> list[str]:
         return [word for word in words if word not in stop] + pairs
     kept = [word for word in words if word not in stop]
     stemmer = _stemmer(language)
-    assert stemmer is not None
-    return stemmer.stemWords(kept)
+    return stemmer.stemWords(kept) if stemmer is not None else kept
 
 
 @lru_cache(maxsize=1)

@@ -264,7 +264,7 @@ class Index:
         single = [
             next(iter(known))
             for concept in concepts
-            if len(known := concept.members & self.lexical_terms.keys()) == 1
+            if len(known := concept.members & self.lexical_terms.keys()) == 1 and concept.weight == 1.0
         ]
         scores = (
             self.stored.lexical.get_scores(single)
@@ -274,7 +274,7 @@ class Index:
         matrix = self.stored.lexical.scores
         for concept in concepts:
             known = concept.members & self.lexical_terms.keys()
-            if len(known) < 2:
+            if not known or (len(known) == 1 and concept.weight == 1.0):
                 continue
             best = np.zeros(len(self.passages), dtype=np.float32)
             for term in known:
@@ -282,7 +282,7 @@ class Index:
                 first, last = matrix["indptr"][column], matrix["indptr"][column + 1]
                 rows = matrix["indices"][first:last]
                 best[rows] = np.maximum(best[rows], matrix["data"][first:last])
-            scores = scores + best
+            scores = scores + concept.weight * best
         return scores
 
     @overload

@@ -29,6 +29,10 @@ COGNATE_MIN_LETTERS = 5
 # The shortest translation that may be the head of a compound ("komite" in "folkekomite").
 COMPOUND_MIN_LETTERS = 5
 _WORD = re.compile(r"\w+")
+# What a pair of Vietnamese syllables counts for beside its two syllables: at full weight
+# pairs cost the public Vietnamese QA set 1.2 points of hit@5, left out they cost the
+# evaluation set's Vietnamese questions their precision on names (docs/2026-12-01-multilingual.md).
+PAIR_WEIGHT = 0.5
 # A Vietnamese syllable, diacritics folded: an initial consonant, one to three vowels, and
 # one of the eight final consonants (no Vietnamese syllable ends in -s, -d, -l, -r or -w).
 _VIETNAMESE_SYLLABLE = re.compile(
@@ -62,6 +66,7 @@ class Concept:
     members: frozenset[str]
     word: str = ""  # as the question has it, folded
     translated: bool = False  # whether a dictionary or a cognate gave some of the members
+    weight: float = 1.0  # of its BM25 score
 
 
 class Translator:
@@ -130,7 +135,7 @@ class Translator:
             if analysis(language) == "syllables":
                 stop = stop_words(language)
                 found += [
-                    Concept(f"{a}_{b}", frozenset([f"{a}_{b}"]), f"{a} {b}")
+                    Concept(f"{a}_{b}", frozenset([f"{a}_{b}"]), f"{a} {b}", weight=PAIR_WEIGHT)
                     for a, b in itertools.pairwise(words)
                     if a not in stop and b not in stop and f"{a}_{b}" in self.vocabularies[language]
                 ]

@@ -4,6 +4,7 @@ and the markers that give `make test-fast` its loop (pyproject.toml lists them).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from indexer.embed import Embedder
 from indexer.settings import Settings, load_settings
 from service.api import create_app
 from service.index import Index
+
+EVAL_ARTICLES = Path(__file__).resolve().parents[1] / "eval" / "articles"
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +32,15 @@ def bundled_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def bundled(bundled_settings: Settings, embedder: Embedder) -> Index:
     """An index of the five bundled articles, built once per test session."""
     index, _ = Index.build([bundled_settings.articles_dir], bundled_settings, embedder)
+    return index
+
+
+@pytest.fixture(scope="session")
+def eval_archive(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Index:
+    """The evaluation archive: the bundled articles and eval/articles (Norwegian and
+    Vietnamese), as `make eval` indexes them, built once per test session."""
+    settings = load_settings(index_dir=tmp_path_factory.mktemp("eval-archive") / "index")
+    index, _ = Index.build([settings.articles_dir, EVAL_ARTICLES], settings, embedder)
     return index
 
 
@@ -60,7 +72,15 @@ def browser() -> Iterator[Any]:
 
 
 # Fixtures that load the model or build an index, and the one that starts Chromium.
-_SLOW_FIXTURES = {"embedder", "bundled", "bundled_settings", "client", "live_server", "index_copy"}
+_SLOW_FIXTURES = {
+    "embedder",
+    "bundled",
+    "bundled_settings",
+    "eval_archive",
+    "client",
+    "live_server",
+    "index_copy",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
