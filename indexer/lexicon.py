@@ -81,7 +81,8 @@ class Dictionary:
         def english(match: re.Match[str]) -> str:
             key = stem(fold(match.group()), self.language)
             # A final consonant doubles before an ending: "flommen" is "flom" (flood).
-            return reverse.get(key) or reverse.get(key[:-1] if key[-1:] == key[-2:-1] else "") or match.group()
+            undoubled = key[:-1] if key[-1:] == key[-2:-1] else ""
+            return reverse.get(key) or reverse.get(undoubled) or match.group()
 
         return _GLOSS_WORD.sub(english, text)
 
