@@ -48,13 +48,14 @@ class Question:
     tags: list[str] = field(default_factory=list)
     answer_type: str | None = None
     language: str = "en"  # the question's
-    doc_language: str | None = None  # of the articles an unanswerable question is about
+    near: list[str] = field(default_factory=list)  # the documents an unanswerable one nearly asks about
 
     def pair(self, documents: dict[str, Document]) -> str:
-        """The language pair: the question's, then that of its document (or of the articles
-        an unanswerable one is about, "any" if not said), such as "en→no"."""
-        about = documents[self.doc_id].language if self.doc_id in documents else self.doc_language
-        return f"{self.language}→{about or 'any'}"
+        """The language pair: the question's, then that of its document (or of the documents
+        an unanswerable one nearly asks about, "any" if none is named), such as "en→no"."""
+        about = self.near[0] if self.near else self.doc_id
+        language = documents[about].language if about in documents else "any"
+        return f"{self.language}→{language}"
 
     @property
     def answerable(self) -> bool:
@@ -155,8 +156,7 @@ def evaluate(
     question's document and contains a gold answer; hit@k, MRR@10 and nDCG@10 come from
     trec_eval over those judgements.
     """
-    languages = {document.language for document in index.documents.values()}
-    skipped = [q.id for q in questions if not _about(q, index.documents, languages)]
+    skipped = [q.id for q in questions if not _about(q, index.documents)]
     questions = [q for q in questions if q.id not in skipped]
     qrels: Qrels = {q.id: relevant_passages(q, index.passages) for q in questions if q.answerable}
     tags = sorted({tag for question in questions for tag in question.tags})
@@ -209,13 +209,13 @@ def evaluate(
     return report
 
 
-def _about(question: Question, documents: dict[str, Document], languages: set[str]) -> bool:
-    """Whether the index holds what `question` is about: its document, or for an unanswerable
-    one about articles in some language, articles in that language. A question set may cover
-    more than one archive (the bundled one, and the eval archive's other languages)."""
+def _about(question: Question, documents: dict[str, Document]) -> bool:
+    """Whether the index holds what `question` is about: its document, or the documents an
+    unanswerable one nearly asks about. A question set may cover more than one archive (the
+    bundled one, and the eval archive's other languages)."""
     if question.answerable:
         return question.doc_id in documents
-    return question.doc_language is None or question.doc_language in languages
+    return all(doc_id in documents for doc_id in question.near)
 
 
 def _failed(question: Question, outcome: _Outcome) -> bool:

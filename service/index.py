@@ -306,7 +306,11 @@ class Index:
                 continue
             weights[i] = max(idfs)
             for term in concept.members:
-                holds[:, i] |= np.isin(at, self.vocabulary.passages_with(term))
+                rows_with = self.vocabulary.passages_with(term)  # sorted: a binary search per row
+                if not len(rows_with):
+                    continue
+                found = np.minimum(np.searchsorted(rows_with, at), len(rows_with) - 1)
+                holds[:, i] |= rows_with[found] == at
         total = weights.sum()
         shares = holds @ weights / total if total else np.zeros(len(rows))
         return (shares, (holds & (weights > 0)).sum(axis=1)) if count else shares

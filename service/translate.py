@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -80,7 +81,7 @@ class Translator:
 
     def __init__(
         self,
-        vocabularies: dict[str, Iterable[str]],
+        vocabularies: Mapping[str, Iterable[str]],
         dictionaries: dict[str, Dictionary],
         translate: bool = True,
         english_words: Collection[str] = (),
@@ -102,12 +103,14 @@ class Translator:
             if analysis(language) != "syllables"
         }
         self._cache: dict[tuple[str, str], frozenset[str]] = {}
+        # A question's concepts are wanted thrice (lexical ranking, fusion, the answer).
+        self.concepts = lru_cache(maxsize=256)(self._concepts)  # type: ignore[method-assign]
 
     @property
     def languages(self) -> list[str]:
         return sorted(self.vocabularies)
 
-    def concepts(self, question: str) -> list[Concept]:
+    def _concepts(self, question: str) -> list[Concept]:
         """The question's content words, in order, each as a concept (see the module's doc);
         then, for each syllabic language of the archive, its pairs of adjacent words."""
         words = _WORD.findall(fold(question))
