@@ -114,7 +114,7 @@ def evaluate_beir(
         )
         indexed = time.perf_counter() - started
         ids = list(dataset.queries)
-        vectors = index.embedder.embed([dataset.queries[qid] for qid in ids])
+        vectors = index.embedder.embed([dataset.queries[qid] for qid in ids], query=True)
         report: dict[str, Any] = {
             "dataset": dataset.name,
             "queries": len(ids),

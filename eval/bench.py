@@ -345,7 +345,7 @@ def in_process(settings: Settings, embedder: Embedder, questions: list[str]) -> 
         "load_s": load_s,
         "search_ms": {"p50": _percentile(search_ms, 50), "p99": _percentile(search_ms, 99)},
         "ask_ms": {"p50": _percentile(ask_ms, 50), "p99": _percentile(ask_ms, 99)},
-        "recall_at_10": dense_recall(index.stored.dense, embedder.embed(questions)),
+        "recall_at_10": dense_recall(index.stored.dense, embedder.embed(questions, query=True)),
     }
 
 

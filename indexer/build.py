@@ -21,7 +21,7 @@ from indexer.cache import embed_cached, passage_cache
 from indexer.chunk import Passage, chunk
 from indexer.clean import Document, clean
 from indexer.dense import dense_spec
-from indexer.embed import BAR_FORMAT, Embedder, passage_input
+from indexer.embed import BAR_FORMAT, NO_PROMPTS, Embedder, passage_input
 from indexer.errors import NoDocumentsError, SourceError
 from indexer.settings import Settings
 from indexer.sources import Skipped, find_files, read_file
@@ -292,6 +292,7 @@ def _reusable_passages(
         previous.manifest.get("chunking") != chunking(settings)
         or model.get("name") != embedder.name
         or model.get("max_tokens") != embedder.max_tokens
+        or model.get("prompts", NO_PROMPTS) != embedder.prompts  # a prompt takes tokens of a passage
     ):
         return {}
     by_document: dict[str, tuple[Document, list[Passage]]] = {}
