@@ -523,14 +523,14 @@ def _format_ask(response: AskResponse) -> str:
         head = "No answer: nothing in the archive answers this question closely enough."
     else:
         answer = response.answer
-        head = (
-            _wrap(f"Answer: {answer.text}")
-            + f"\n  [{answer.doc_id} {answer.start}:{answer.end}, {answer.type}, score {answer.score:.3f}]"
-        )
+        where = f"{answer.doc_id} {answer.start}:{answer.end}, {answer.type}{_language(answer.language)}"
+        head = _wrap(f"Answer: {answer.text}") + f"\n  [{where}, score {answer.score:.3f}]"
         if answer.type != "sentence":  # the short answer, then the sentence that says it
             sentence = answer.sentence
             head += "\n" + textwrap.indent(_wrap(f"“{sentence.text}”"), "  ")
             head += f"\n  [{answer.doc_id} {sentence.start}:{sentence.end}]"
+        if answer.gloss:  # an aid to reading the sentence, not a translation, and not cited
+            head += "\n" + textwrap.indent(_wrap(f"Word-by-word gloss: {answer.gloss}"), "  ")
     return head + "\n\n" + _format_citations(response.citations)
 
 
@@ -538,9 +538,15 @@ def _format_search(response: SearchResponse) -> str:
     return _format_citations(response.results) or "No results."
 
 
+def _language(code: str) -> str:
+    """A passage's language where it is not English, as a tag's part: ", no"."""
+    return "" if code == "en" else f", {code}"
+
+
 def _format_citations(citations: list[Citation]) -> str:
     return "\n\n".join(
-        f"{c.rank}. {c.title}\n   [{c.doc_id} {c.start}:{c.end}, score {c.score:.4f}]\n"
+        f"{c.rank}. {c.title}\n"
+        f"   [{c.doc_id} {c.start}:{c.end}{_language(c.language)}, score {c.score:.4f}]\n"
         + textwrap.indent(_wrap(textwrap.shorten(c.text, 400, placeholder=" …")), "   ")
         for c in citations
     )

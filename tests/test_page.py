@@ -180,6 +180,23 @@ def test_question_shows_answer_card_and_highlighted_citations(page, live_server)
     screenshot(page, "results-desktop.png")
 
 
+def test_an_answer_from_a_norwegian_article_says_its_language_and_shows_the_gloss_apart(page, live_server):
+    question = "What share of cases the communes' public administrative service centres handled were settled?"
+    expected = api_ask(live_server, question)["answer"]
+    assert expected["language"] == "no" and expected["text"] == "95 %"
+    ask_in_page(page, question)
+    expect(page.locator("#answer .answer-text")).to_have_text("95 %")
+    assert page.locator("#answer .answer-sentence").get_attribute("lang") == "no"
+    assert page.locator("#answer .source .lang").text_content() == "no"
+    gloss = page.locator("#answer .gloss")
+    if expected["gloss"] is None:  # no dictionary installed
+        expect(gloss).to_have_count(0)
+    else:  # beside the cited sentence, never in it, and said to be a gloss
+        expect(gloss).to_have_text(f"Word-by-word gloss from Norwegian: {expected['gloss']}")
+        assert gloss.get_attribute("lang") == "en"
+        assert page.locator("#answer .answer-sentence").text_content() == expected["sentence"]["text"]
+
+
 def test_citation_opens_article_with_span_marked_and_in_view(page, live_server):
     citation = api_ask(live_server, VAN_SON)["citations"][0]
     document = api_document(live_server, citation["doc_id"])

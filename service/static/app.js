@@ -134,7 +134,8 @@ function citationCard(item, doc, answer) {
   } else {
     snippet.append(markedSpan(item, answer));
   }
-  const language = doc ? doc.language : null;
+  const language = item.language || (doc ? doc.language : null);
+  snippet.setAttribute("lang", language || "");
   const meta = el(
     "p",
     { class: "meta" },
@@ -178,20 +179,31 @@ function answerCard(body, docs) {
   const short = answer.type !== "sentence";
   const from = answer.start - sentence.start;
   const to = answer.end - sentence.start;
+  const language = answer.language || (doc ? doc.language : "en");
   return el(
     "article",
     { class: "card answer", "aria-labelledby": "answer-label" },
     el("h2", { id: "answer-label", class: "label" }, "Answer"),
     short
-      ? el("p", { class: "answer-text answer-short" }, answer.text)
-      : el("blockquote", { class: "answer-text" }, answer.text),
+      ? el("p", { class: "answer-text answer-short", lang: language }, answer.text)
+      : el("blockquote", { class: "answer-text", lang: language }, answer.text),
     short
       ? el(
           "blockquote",
-          { class: "answer-sentence" },
+          { class: "answer-sentence", lang: language },
           sentence.text.slice(0, from),
           el("mark", { class: "answer-span" }, sentence.text.slice(from, to)),
           sentence.text.slice(to),
+        )
+      : null,
+    // An answer from an article in another language: the dictionary's word-by-word English,
+    // apart from the cited text and said to be a gloss.
+    answer.gloss
+      ? el(
+          "p",
+          { class: "gloss", lang: "en" },
+          el("span", { class: "gloss-label" }, `Word-by-word gloss from ${languageName(language)}: `),
+          answer.gloss,
         )
       : null,
     el(
@@ -199,7 +211,7 @@ function answerCard(body, docs) {
       { class: "source" },
       "From ",
       el("a", { class: "source-link", href: readLink(answer.doc_id, sentence.start, sentence.end) }, title),
-      doc ? el("span", { class: "badge lang", title: languageName(doc.language) }, doc.language) : null,
+      el("span", { class: "badge lang", title: languageName(language) }, language),
       el("span", { class: "score" }, `score ${answer.score.toFixed(3)}`),
     ),
   );
