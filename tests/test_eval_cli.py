@@ -16,13 +16,14 @@ from eval.run import METRICS
 
 BEIR_FIXTURE = Path(__file__).parent / "data" / "beir-newsqa"
 
-# The regression guard on the bundled set, a little under the figures measured when the answer
-# stage last changed (docs/2026-12-01-short-answers.md): hybrid hit@1 0.874, hit@5 0.905,
-# answer-hit 0.853, answer F1 0.654, exact match 0.558, abstention recall 0.963, false
-# abstention 0.032.
+# The regression guard on the bundled set, a little under the figures measured when
+# cross-lingual search came (docs/2026-12-01-multilingual.md): hybrid hit@1 0.926, hit@5 0.968,
+# answer-hit 0.905, answer F1 0.706, exact match 0.600, abstention recall 0.963, false abstention
+# 0.011; and under those without the English-Norwegian dictionary (make install brings it with
+# apt where it can): 0.884, 0.958, 0.863, 0.665, 0.568, 0.963, 0.021.
 GUARD = [
-    "--min-hit1", "0.85", "--min-hit5", "0.88", "--min-answer-hit", "0.83", "--min-answer-f1", "0.6",
-    "--min-exact-match", "0.4", "--min-abstain-recall", "0.92", "--max-false-abstain", "0.05",
+    "--min-hit1", "0.87", "--min-hit5", "0.94", "--min-answer-hit", "0.85", "--min-answer-f1", "0.64",
+    "--min-exact-match", "0.54", "--min-abstain-recall", "0.95", "--max-false-abstain", "0.04",
     "--min-citation-exact", "1",
 ]  # fmt: skip
 
