@@ -66,7 +66,6 @@ class Concept:
     key: str
     members: frozenset[str]
     word: str = ""  # as the question has it, folded
-    translated: bool = False  # whether a dictionary or a cognate gave some of the members
     weight: float = 1.0  # of its BM25 score
 
 
@@ -120,7 +119,6 @@ class Translator:
         for word in words:
             key = word if word in english_stop else stem(word, "en")
             members = set() if word in english_stop else {key}
-            translated = False
             for language in self.vocabularies:
                 # An English stop word may be a syllable that means something ("to", "so" are
                 # "tổ", "số"): it counts in a question asked in that language, else not at all.
@@ -129,11 +127,9 @@ class Translator:
                 if (form := stem(word, language)) in self.vocabularies[language]:
                     members.add(form)
                 if self.translate and word not in english_stop:
-                    more = self._translations(word, language)
-                    translated = translated or bool(more)
-                    members |= more
+                    members |= self._translations(word, language)
             if members:
-                found.append(Concept(key, frozenset(members), word, translated))
+                found.append(Concept(key, frozenset(members), word))
         for language in self.vocabularies:
             if analysis(language) == "syllables":
                 stop = stop_words(language)
