@@ -161,6 +161,25 @@ _STOPWORDS = {
 _SYLLABIC = {"vi"}
 
 
+# A Vietnamese syllable, diacritics folded: an initial consonant, one to three vowels, and
+# one of the eight final consonants (no Vietnamese syllable ends in -s, -d, -l, -r or -w).
+_VIETNAMESE_SYLLABLE = re.compile(
+    r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(ng|nh|ch|[cmnpt])?"
+)
+# The share of a text's words that must be possible syllables for it to read as Vietnamese
+# (abbreviations such as "UBND" are not; "the" and "long" are).
+VIETNAMESE_SHARE = 0.8
+
+
+def reads_vietnamese(text: str) -> bool:
+    """Whether nearly all the words of `text` are possible Vietnamese syllables, diacritics
+    folded or never typed ("ai la chu tich tinh son la"), which English words are not ("how",
+    "first", "is")."""
+    letters = [word for word in _WORD.findall(fold(text)) if not word.isdigit()]
+    syllables = sum(1 for word in letters if _VIETNAMESE_SYLLABLE.fullmatch(word))
+    return bool(letters) and syllables >= VIETNAMESE_SHARE * len(letters)
+
+
 def analysis(language: str) -> str:
     """How text of `language` is analysed, for the manifest: "english" (the default, for any
     language newsqa has no rules for), a Snowball stemmer's name, or "syllables"."""

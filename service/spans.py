@@ -85,11 +85,11 @@ _UNITS = set(
 # Words of a person's title: no place has them.
 _PERSON_TITLES = _folded(
     "Chairman Chairwoman Chair Secretary Deputy Vice Director Head Leader President Minister Member Members "
-    "Mr Ms Mrs Comrade General"
+    "Mr Ms Mrs Comrade General Kamerat"
 )
 _TITLE_WORDS = _folded(
     "Chairman Chairwoman Chair Secretary Deputy Vice Director Head Leader President Minister "
-    "Member Members Standing Permanent Mr Ms Mrs Comrade General Prime Provincial Party "
+    "Member Members Standing Permanent Mr Ms Mrs Comrade Kamerat General Prime Provincial Party "
     "People's People’s Committee Committees Council Board Commission Department Ministry "
     "National Assembly Government Office Union Front Association Inspection Organisation "
     "Organization"

@@ -21,7 +21,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 
 from indexer.lexicon import Dictionary
-from indexer.text import analysis, fold, stem, stop_words
+from indexer.text import analysis, fold, reads_vietnamese, stem, stop_words
 
 # How alike two spellings must be (rapidfuzz's ratio, 0-100, after `_spelling`) to be cognates,
 # and the shortest word that may have one: short words match by chance ("fire" ~ "fier").
@@ -34,14 +34,6 @@ _WORD = re.compile(r"\w+")
 # pairs cost the public Vietnamese QA set 1.2 points of hit@5, left out they cost the
 # evaluation set's Vietnamese questions their precision on names (docs/2026-12-01-multilingual.md).
 PAIR_WEIGHT = 0.5
-# A Vietnamese syllable, diacritics folded: an initial consonant, one to three vowels, and
-# one of the eight final consonants (no Vietnamese syllable ends in -s, -d, -l, -r or -w).
-_VIETNAMESE_SYLLABLE = re.compile(
-    r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(ng|nh|ch|[cmnpt])?"
-)
-# The share of a question's words that must be possible syllables for it to read as Vietnamese
-# (abbreviations such as "UBND" are not; "the" and "long" are).
-VIETNAMESE_SHARE = 0.8
 # Spelling rules that bring an English word close to its Latin cognates in the Germanic
 # languages ("committee" -> "komite", "province" -> "provinse", "nation" -> "nasjon").
 _SPELLING = [
@@ -114,7 +106,7 @@ class Translator:
         then, for each syllabic language of the archive, its pairs of adjacent words."""
         words = _WORD.findall(fold(question))
         english_stop = stop_words("en")
-        asked_in = self._syllabic_language(words)
+        asked_in = self._syllabic_language(question)
         found: list[Concept] = []
         for word in words:
             key = word if word in english_stop else stem(word, "en")
@@ -146,16 +138,9 @@ class Translator:
             forms & self.vocabularies.get(language, set())
         )
 
-    def _syllabic_language(self, words: list[str]) -> str | None:
-        """ "vi" when the archive holds Vietnamese and the question reads as Vietnamese: nearly
-        all its words, diacritics folded or never typed, are possible Vietnamese syllables
-        ("ai la chu tich tinh son la"), which English questions' words are not ("how",
-        "first", "is")."""
-        letters = [word for word in words if not word.isdigit()]
-        if "vi" not in self.vocabularies or not letters:
-            return None
-        syllables = sum(1 for word in letters if _VIETNAMESE_SYLLABLE.fullmatch(word))
-        return "vi" if syllables >= VIETNAMESE_SHARE * len(letters) else None
+    def _syllabic_language(self, question: str) -> str | None:
+        """ "vi" when the archive holds Vietnamese and the question reads as Vietnamese."""
+        return "vi" if "vi" in self.vocabularies and reads_vietnamese(question) else None
 
     def _translations(self, word: str, language: str) -> frozenset[str]:
         """The terms of `language`'s passages that translate `word` or spell like it."""
