@@ -18,7 +18,7 @@ BEIR_FIXTURE = Path(__file__).parent / "data" / "beir-newsqa"
 
 # The regression guard on the bundled set, a little under the figures measured when
 # cross-lingual search came (docs/2026-12-01-multilingual.md): hybrid hit@1 0.926, hit@5 0.968,
-# answer-hit 0.905, answer F1 0.706, exact match 0.600, abstention recall 0.963, false abstention
+# answer-hit 0.905, answer F1 0.707, exact match 0.611, abstention recall 0.963, false abstention
 # 0.011; and under those without the English-Norwegian dictionary (make install brings it with
 # apt where it can): 0.884, 0.958, 0.863, 0.665, 0.568, 0.963, 0.021.
 GUARD = [
