@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from indexer.text import fold, stem
@@ -53,7 +53,7 @@ class Dictionary:
         by the longest headword it starts with that holds most of it ("construction" ->
         "construct", "recovery" -> "recover"): derived words the dictionary leaves out."""
         word = fold(word)
-        found = self.entries.get(word) or self._by_stem().get(stem(word, "en"))
+        found = self.entries.get(word) or self._by_stem.get(stem(word, "en"))
         if found:
             return found
         for end in range(len(word) - 1, max(PREFIX_MIN_LETTERS, int(len(word) * PREFIX_SHARE)) - 1, -1):
@@ -61,22 +61,20 @@ class Dictionary:
                 return found
         return ()
 
+    @cached_property
     def _by_stem(self) -> dict[str, tuple[str, ...]]:
-        by_stem = self.__dict__.get("_stems")
-        if by_stem is None:
-            grouped: dict[str, list[str]] = {}
-            for headword, translated in self.entries.items():
-                if " " not in headword:
-                    grouped.setdefault(stem(headword, "en"), []).extend(translated)
-            by_stem = {key: tuple(dict.fromkeys(values)) for key, values in grouped.items()}
-            object.__setattr__(self, "_stems", by_stem)
-        return by_stem
+        """English stem of each one-word headword -> the translations of all its headwords."""
+        grouped: dict[str, list[str]] = {}
+        for headword, translated in self.entries.items():
+            if " " not in headword:
+                grouped.setdefault(stem(headword, "en"), []).extend(translated)
+        return {key: tuple(dict.fromkeys(values)) for key, values in grouped.items()}
 
     def gloss(self, text: str) -> str:
         """A word-by-word English gloss of `text` (in this dictionary's language): each word
         the dictionary translates replaced by the English headword, the rest (names, numbers)
         left as they are. A reading aid, not a translation."""
-        reverse = self._reverse()
+        reverse = self._glosses
 
         def english(match: re.Match[str]) -> str:
             key = stem(fold(match.group()), self.language)
@@ -86,14 +84,8 @@ class Dictionary:
 
         return _GLOSS_WORD.sub(english, text)
 
-    def _reverse(self) -> dict[str, str]:
-        reverse = self.__dict__.get("_glosses")
-        if reverse is None:
-            reverse = self.glosses()
-            object.__setattr__(self, "_glosses", reverse)
-        return reverse
-
-    def glosses(self) -> dict[str, str]:
+    @cached_property
+    def _glosses(self) -> dict[str, str]:
         """The reverse direction for glossing: stem of a one-word translation -> the shortest
         English headword it translates."""
         reverse: dict[str, str] = {}
