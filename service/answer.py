@@ -127,6 +127,11 @@ class Vocabulary:
         seen = len(self.passages_with(term))
         return math.log(1 + len(self.passage_docs) / seen) if seen else None
 
+    def best_idf(self, forms: Iterable[str]) -> float | None:
+        """The highest `idf` among the forms of a word (None when the archive uses none): what
+        a question's word weighs, whatever language its passages say it in."""
+        return max((idf for form in forms if (idf := self.idf(form)) is not None), default=None)
+
     def document_count(self, term: str, peers: bool = False) -> int:
         """How many documents contain `term` (of the `peers` only, if so); counted once per
         known term, then remembered."""
@@ -307,8 +312,7 @@ def extract_answer(
     weights = {term: vocabulary.idf(term) for term in terms(question)}
     for concept in crosslingual.concepts if crosslingual else ():  # a word said only in other languages
         if weights.get(concept.key) is None:
-            idfs = [idf for form in concept.members if (idf := vocabulary.idf(form)) is not None]
-            weights[concept.key] = max(idfs, default=None)
+            weights[concept.key] = vocabulary.best_idf(concept.members)
     wanted = {term: weight for term, weight in weights.items() if weight is not None}
     # (doc_id, start, end) -> its score, from the best-ranked passage holding it; photo
     # captions apart, as they answer only when no sentence of the story does ("A leader of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Iterable
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, overload
@@ -261,23 +262,19 @@ class Index:
         """BM25 of a structured query: each concept scores a passage by its best form there
         (a form's own BM25 contribution), and the concepts' scores add up. A concept of one
         form is plain BM25, summed by bm25s itself."""
-        single = [
-            next(iter(known))
-            for concept in concepts
-            if len(known := concept.members & self.lexical_terms.keys()) == 1 and concept.weight == 1.0
-        ]
+        known = [(concept, concept.members & self.lexical_terms.keys()) for concept in concepts]
+        single = [next(iter(forms)) for concept, forms in known if _plain(concept, forms)]
         scores = (
             self.stored.lexical.get_scores(single)
             if single
             else np.zeros(len(self.passages), dtype=np.float32)
         )
         matrix = self.stored.lexical.scores
-        for concept in concepts:
-            known = concept.members & self.lexical_terms.keys()
-            if not known or (len(known) == 1 and concept.weight == 1.0):
+        for concept, forms in known:
+            if not forms or _plain(concept, forms):
                 continue
             best = np.zeros(len(self.passages), dtype=np.float32)
-            for term in known:
+            for term in forms:
                 column = self.lexical_terms[term]
                 first, last = matrix["indptr"][column], matrix["indptr"][column + 1]
                 rows = matrix["indices"][first:last]
@@ -301,10 +298,10 @@ class Index:
         weights = np.zeros(len(concepts))
         at = np.asarray(rows)
         for i, concept in enumerate(concepts):
-            idfs = [idf for term in concept.members if (idf := self.vocabulary.idf(term)) is not None]
-            if not idfs:
+            weight = self.vocabulary.best_idf(concept.members)
+            if weight is None:
                 continue
-            weights[i] = max(idfs)
+            weights[i] = weight
             for term in concept.members:
                 rows_with = self.vocabulary.passages_with(term)  # sorted: a binary search per row
                 if not len(rows_with):
@@ -421,6 +418,11 @@ def translator_for(
         ]
     words = [word for word in english_words if word.isalpha()]  # not "##ing" pieces or "[CLS]"
     return Translator(vocabularies, dictionaries(settings.dictionaries), settings.translate, words)
+
+
+def _plain(concept: Concept, forms: AbstractSet[str]) -> bool:
+    """Whether a concept scores as plain BM25 does: one known form, at full weight."""
+    return len(forms) == 1 and concept.weight == 1.0
 
 
 def top_positive(scores: np.ndarray, depth: int) -> np.ndarray:
