@@ -127,13 +127,12 @@ class Index:
         assert nearest is not None  # there is a vector
         closest = float(nearest[1][0]) if len(nearest[1]) else -1.0  # in the whole index
         concepts = self.translator.concepts(question) if self.translator else None
-        if ranked and concepts is not None and self.foreign_rows[ranked[0][0]]:
+        confident = closest >= self.settings.abstain_threshold
+        if not confident and ranked and concepts is not None and self.foreign_rows[ranked[0][0]]:
             # A passage the model cannot read is answered from when it holds enough of the
             # question's words, in any form: the cosine says nothing about it.
             share, words = self._coverage(concepts, [ranked[0][0]], count=True)
             confident = share[0] >= self.settings.crosslingual_threshold and words[0] >= FOREIGN_MIN_WORDS
-        else:
-            confident = closest >= self.settings.abstain_threshold
         answer = None
         if citations and confident and not self.vocabulary.unknown_numbers(question):
             answer = extract_answer(
