@@ -7,8 +7,10 @@ model files and library versions, so it happens once per model and install.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
+import json
 import re
 import shutil
 import tempfile
@@ -48,14 +50,28 @@ def resolve_device(requested: str, backend: str = "auto") -> str:
     """
     if requested not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"unknown device {requested!r}: choose auto, cpu or cuda")
-    if requested == "cpu":
+    if requested == "cuda":
+        return _cuda()
+    if requested == "cpu" or backend not in ("auto", "torch") or not _gpu_driver():
         return "cpu"
     import torch
 
-    available = torch.cuda.is_available()
-    if requested == "cuda" and not available:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _cuda() -> str:
+    """ "cuda", when torch sees a CUDA GPU; else a ConfigError."""
+    import torch
+
+    if not torch.cuda.is_available():
         raise ConfigError("device cuda was asked for, but torch sees no CUDA GPU (use --device cpu)")
-    return "cuda" if available and backend in ("auto", "torch") else "cpu"
+    return "cuda"
+
+
+def _gpu_driver() -> bool:
+    """Whether this machine may have an NVIDIA GPU (a driver is loaded, or nvidia-smi is there):
+    without one, "auto" settles on the CPU without importing torch (about 200 MB and a second)."""
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
 
 
 def choose_backend(requested: str, device: str = "cpu") -> str:
@@ -77,55 +93,120 @@ def choose_backend(requested: str, device: str = "cpu") -> str:
     return requested
 
 
-def load_encoder(
-    transformer: Any,
-    location: str,
-    example: dict[str, Any],
-    backend: str,
-    cache_dir: Path,
-    threads: int | None = None,
-    exact: bool = True,
-) -> Encoder:
-    """The transformer (a Hugging Face model returning `last_hidden_state`) run by `backend`.
+# Beside an exported model: the names of its inputs, in the order it takes them.
+INPUTS = "inputs.json"
+# What an export folder holds changes with this (2: the inputs and the files `export` gives).
+EXPORT_FORMAT = 2
+# What exports a model: its torch transformer, an example of its inputs, and files to keep beside it.
+Export = Callable[[], tuple[Any, dict[str, Any], dict[str, str]]]
 
-    It is exported into `cache_dir` the first time, traced on `example` (tokenizer output as
-    torch tensors, for texts of different lengths so that padding is part of the trace), and
-    loaded from there afterwards. `threads` caps the runtime's threads (default: its own choice).
-    `exact=False` lets OpenVINO compute at its own precision (see below).
+
+class Runtime:
+    """The model's transformer exported to ONNX or OpenVINO and loaded by that runtime.
+
+    The export happens the first time, into `cache_dir`: `export` gives the torch transformer (a
+    Hugging Face model returning `last_hidden_state`), an example of its inputs (tokenizer
+    output as torch tensors, for texts of different lengths so that padding is part of the
+    trace) and files to keep beside it (name -> text). Afterwards it loads from there, and
+    neither torch nor the model's torch weights are needed. `threads` caps the runtime's
+    threads (default: its own choice).
     """
-    input_names = list(example)
-    folder = cache_dir / "exports" / _export_key(location, input_names, backend)
-    path = folder / ("model.onnx" if backend == "onnx" else "model.xml")
-    if not path.exists():
-        try:
-            _export(transformer, example, backend, folder, path.name)
-        except Exception as exc:  # tracing and the exporters raise many kinds of errors
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelError(f"cannot export the model to {backend} in {folder}: {reason}") from None
-    if backend == "onnx":
-        import onnxruntime
 
-        options = onnxruntime.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads = threads
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        accepted = [node.name for node in session.get_inputs()]  # the export may drop an unused one
-        return lambda inputs: session.run(None, {name: inputs[name] for name in accepted})[0]
+    def __init__(
+        self,
+        location: str,
+        backend: str,
+        cache_dir: Path,
+        export: Export,
+        threads: int | None = None,
+    ) -> None:
+        self.folder = folder = cache_dir / "exports" / _export_key(location, backend)
+        self.path = folder / ("model.onnx" if backend == "onnx" else "model.xml")
+        if not (folder / INPUTS).exists():
+            try:
+                _export(*export(), backend, folder, self.path.name)
+            except Exception as exc:  # tracing and the exporters raise many kinds of errors
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ModelError(f"cannot export the model to {backend} in {folder}: {reason}") from None
+        self.input_names: list[str] = json.loads((folder / INPUTS).read_text(encoding="utf-8"))
+        self.backend = backend
+        self.threads = threads
+        self._encoders: dict[bool, Encoder] = {}
+        self._question_encoder: Encoder | None = None
+        self._lock = threading.Lock()
+
+    def encoder(self, exact: bool = True) -> Encoder:
+        """Token embeddings (batch, tokens, dimension) for tokenizer output, compiled on first use.
+
+        `exact=False` lets OpenVINO compute at its own precision, bf16 where the CPU has bf16
+        units (AVX512-BF16, AMX): on such a CPU a question embeds 1.4x faster, at cosine
+        >= 0.99997 to f32. Passages stay f32: bf16 results depend on the shape of the batch a
+        text is embedded in, so an incremental build would no longer equal a full rebuild. On a
+        CPU without them both are f32, and one compiled model serves both.
+        """
+        exact = exact or self.backend == "onnx" or not _faster_precision()
+        with self._lock:
+            if exact not in self._encoders:
+                self._encoders[exact] = self._load(exact)
+            return self._encoders[exact]
+
+    def question_encoder(self) -> Encoder:
+        """The encoder for one question at a time: with OpenVINO, `encoder(exact=False)` padded
+        to fixed lengths (`QUESTION_LENGTHS`, below)."""
+        dynamic = self.encoder(exact=False)
+        with self._lock:
+            if self._question_encoder is None:
+                self._question_encoder = dynamic
+                if self.backend == "openvino" and "attention_mask" in self.input_names:
+                    exact = not _faster_precision()
+                    compile = functools.partial(self._compile, exact=exact)
+                    self._question_encoder = _fixed_lengths(dynamic, compile, self.input_names)
+            return self._question_encoder
+
+    def _load(self, exact: bool) -> Encoder:
+        if self.backend == "onnx":
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            if self.threads is not None:
+                options.intra_op_num_threads = self.threads
+            session = onnxruntime.InferenceSession(
+                str(self.path), options, providers=["CPUExecutionProvider"]
+            )
+            accepted = [node.name for node in session.get_inputs()]  # the export may drop an unused one
+            return lambda inputs: session.run(None, {name: inputs[name] for name in accepted})[0]
+        return self._compile(None, exact)
+
+    def _compile(self, length: int | None, exact: bool) -> Encoder:
+        """The OpenVINO model compiled for one text of `length` tokens (None: inputs of any shape)."""
+        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"} if exact else {}
+        if self.threads is not None:
+            config["INFERENCE_NUM_THREADS"] = self.threads
+        model = self._model()
+        if length is not None:
+            model = model.clone()  # shares the weights
+            model.reshape({port.get_any_name(): [1, length] for port in model.inputs})
+        return _runner(_openvino().compile_model(model, "CPU", config), self.input_names)
+
+    @functools.cache  # noqa: B019 (one per Runtime, which lives as long as its Embedder)
+    def _model(self) -> Any:
+        """The exported model as OpenVINO read it, once: each compilation starts from a copy."""
+        return _openvino().read_model(str(self.path))
+
+
+@functools.cache
+def _openvino() -> Any:
+    """The process's one OpenVINO runtime."""
     import openvino
 
-    # Exact: f32. Otherwise OpenVINO's own precision, bf16 where the CPU has bf16 units
-    # (AVX512-BF16, AMX): on the development machine a question embeds 1.4x faster, at cosine
-    # >= 0.99997 to f32. Passages stay f32: bf16 results depend on the shape of the batch a text
-    # is embedded in, so an incremental build would no longer equal a full rebuild.
-    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"} if exact else {}
-    if threads is not None:
-        config["INFERENCE_NUM_THREADS"] = threads
-    core = openvino.Core()
-    model = core.read_model(str(path))
-    encode = _runner(core.compile_model(model, "CPU", config), input_names)
-    if exact or "attention_mask" not in input_names:
-        return encode
-    return _fixed_lengths(encode, core, model, config, input_names)
+    return openvino.Core()
+
+
+@functools.cache
+def _faster_precision() -> bool:
+    """Whether OpenVINO's CPU plugin computes below f32 by default here (bf16 or f16 units)."""
+    capabilities = _openvino().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in capabilities or "FP16" in capabilities
 
 
 # The lengths (word pieces) a question is padded to, each run on a model compiled for exactly
@@ -136,9 +217,7 @@ def load_encoder(
 QUESTION_LENGTHS = (8, 16, 24, 32, 40, 48, 56, 64)
 
 
-def _fixed_lengths(
-    dynamic: Encoder, core: Any, model: Any, config: dict[str, Any], input_names: list[str]
-) -> Encoder:
+def _fixed_lengths(dynamic: Encoder, compile: Callable[[int], Encoder], input_names: list[str]) -> Encoder:
     """`dynamic` for one text at a time, run at the next of `QUESTION_LENGTHS` instead: the
     text is padded with masked tokens (zeros, attention mask 0), which no real token attends
     to, and its own tokens' embeddings are returned. Each length is compiled on first use.
@@ -152,9 +231,7 @@ def _fixed_lengths(
     def fixed(length: int) -> Encoder:
         with lock:
             if length not in compiled:
-                shaped = model.clone()  # shares the weights
-                shaped.reshape({port.get_any_name(): [1, length] for port in shaped.inputs})
-                compiled[length] = _runner(core.compile_model(shaped, "CPU", config), input_names)
+                compiled[length] = compile(length)
             return compiled[length]
 
     def encode(inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -188,11 +265,11 @@ def _runner(compiled: Any, input_names: list[str]) -> Encoder:
     return encode
 
 
-def _export_key(location: str, input_names: list[str], backend: str) -> str:
-    """A folder name that changes when the model files, the inputs or the libraries change."""
+def _export_key(location: str, backend: str) -> str:
+    """A folder name that changes when the model files or the libraries that export it change."""
     digest = hashlib.sha256()
-    libraries = ["torch", *(name for name in REQUIRES[backend] if name != "onnxruntime")]
-    digest.update(repr([location, input_names, [version(name) for name in libraries]]).encode())
+    libraries = ["torch", "transformers", *(name for name in REQUIRES[backend] if name != "onnxruntime")]
+    digest.update(repr([EXPORT_FORMAT, location, [version(name) for name in libraries]]).encode())
     root = Path(location)
     if root.is_dir():
         for file in sorted(path for path in root.rglob("*") if path.is_file()):
@@ -203,8 +280,16 @@ def _export_key(location: str, input_names: list[str], backend: str) -> str:
     return f"{slug}-{backend}-{digest.hexdigest()[:16]}"
 
 
-def _export(transformer: Any, example: dict[str, Any], backend: str, folder: Path, filename: str) -> None:
-    """Trace `transformer` and write it to `folder/filename`, atomically (a temporary folder renamed)."""
+def _export(
+    transformer: Any,
+    example: dict[str, Any],
+    files: dict[str, str],
+    backend: str,
+    folder: Path,
+    filename: str,
+) -> None:
+    """Trace `transformer` and write it to `folder/filename` with its input names (`INPUTS`) and
+    `files`, atomically (a temporary folder renamed)."""
     import torch
 
     class TokenEmbeddings(torch.nn.Module):
@@ -239,6 +324,8 @@ def _export(transformer: Any, example: dict[str, Any], backend: str, folder: Pat
 
                 converted = openvino.convert_model(module, example_input=tuple(example.values()))
                 openvino.save_model(converted, staging / filename, compress_to_fp16=False)
+        for name, text in {**files, INPUTS: json.dumps(input_names)}.items():
+            (staging / name).write_text(text, encoding="utf-8")
         staging.rename(folder)
     except OSError:
         if not folder.exists():  # another process finishing the same export first is fine

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-import functools
+import inspect
 import json
 import os
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from indexer.backends import Encoder, choose_backend, load_encoder, resolve_device
+from indexer.backends import Runtime, choose_backend, resolve_device
 from indexer.errors import ModelError
 from indexer.settings import DEFAULT_MODEL, Settings, default_cache_dir
 from indexer.text import for_model
@@ -87,18 +87,26 @@ def declared_prompts(name: str) -> dict[str, str] | None:
 
 def set_threads(count: int) -> None:
     """Run torch and FAISS on `count` threads (ONNX Runtime and OpenVINO get it at load), so
-    that concurrent requests share the CPUs instead of each using a thread per core."""
+    that concurrent requests share the CPUs instead of each using a thread per core. Torch gets
+    it when it is loaded, if it is not yet."""
     import faiss
-    import torch
 
     os.environ["OMP_NUM_THREADS"] = str(count)  # for OpenMP runtimes that have not started yet
-    torch.set_num_threads(count)
     faiss.omp_set_num_threads(count)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
 
 
 def passage_input(title: str, passage: str) -> str:
     """What is embedded for a passage: the document title as a short header, then the passage."""
     return f"{title}\n{passage}"
+
+
+# Beside an exported model: what the Embedder needs to run it without loading the model itself.
+DESCRIPTION = "embedder.json"
+TOKENIZER = "tokenizer.json"
+# Poolings numpy does as sentence-transformers does; a model pooled otherwise pools with its own modules.
+NUMPY_POOLINGS = ("mean", "cls")
 
 
 class Embedder:
@@ -107,6 +115,9 @@ class Embedder:
     `backend` runs its transformer with torch, ONNX Runtime or OpenVINO ("auto": the fastest
     installed); every backend gives the same vectors, so an index built with one loads with another.
     `device` "auto" embeds on a CUDA GPU (torch, fp16) when there is one, else on the CPU.
+    Once exported (the first load does it, with torch), an exported backend runs a model of
+    the usual shape (a transformer, mean or CLS pooling, normalisation) without torch at all:
+    tokenizers, the runtime and numpy.
 
     Questions are embedded after the model's query prompt, passages (and so their sentences)
     after its passage prompt (`prompts`, from the model's own configuration: `choose_prompts`);
@@ -123,68 +134,121 @@ class Embedder:
     ) -> None:
         # Never reach for the network: the model must already be on disk.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.threads = threads
         if threads is not None:
             set_threads(threads)
         self.device = resolve_device(device, backend)
         self.backend = choose_backend(backend, self.device)
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
-
-        location = resolve_model(name)
-        try:
-            self.model = SentenceTransformer(location, device=self.device)
-        except Exception as exc:  # the library raises OSError, ValueError, HF errors...
-            hint = "" if Path(location).exists() else " (not a local folder, and downloads are off)"
-            raise ModelError(f"cannot load embedding model {name!r}{hint}: {exc}") from None
-        if self.device == "cuda":
-            self.model.half()  # fp16 on the GPU; vectors are returned as float32 all the same
         self.name = name
-        dimension = self.model.get_embedding_dimension()
-        if not dimension:
-            raise ModelError(f"model {name!r} does not report its embedding dimension")
-        self.dimension = int(dimension)
-        self.max_tokens: int = self.model.max_seq_length or 0
-        self.prompts = choose_prompts(self.model.prompts)
-        if any(self.prompts.values()) and any(
-            getattr(m, "include_prompt", True) is False for m in self.model
-        ):
-            # Its pooling leaves the prompt's tokens out, which the paths below do not do.
-            raise ModelError(f"model {name!r} pools without its prompt (include_prompt false): not supported")
-        # A fast tokenizer keeps its padding and truncation as state, set on each call: counting
-        # (neither) on the tokenizer that embeds (both) could switch them off under a batch
-        # being embedded in another thread ("Unable to create tensor"). Counting gets its own.
-        self.counting_tokenizer = copy.deepcopy(self.model.tokenizer)
-        self.encoder: Encoder | None = None
-        self._query_encoder: Encoder | None = None
-        self._load_encoder = functools.partial(
-            load_encoder,
-            self.model[0].auto_model,
-            location,
-            self._features(["a short text", "a somewhat longer text, so that the batch is padded"]),
-            self.backend,
-            cache_dir or default_cache_dir(),
-            threads,
-        )
-        self._query_lock = threading.Lock()
-        self._query_tokenizer = _query_tokenizer(self.model)
+        self.location = resolve_model(name)
+        self._model: Any = None
+        self._model_lock = threading.Lock()
+        if self.backend == "torch":
+            self.runtime = None
+            description, tokenizer = self._description(self.model)
+        else:
+            self.runtime = Runtime(
+                self.location, self.backend, cache_dir or default_cache_dir(), self._export, threads
+            )
+            description = json.loads((self.runtime.folder / DESCRIPTION).read_text(encoding="utf-8"))
+            tokenizer = (self.runtime.folder / TOKENIZER).read_text(encoding="utf-8")
+        self.dimension: int = description["dimension"]
+        self.max_tokens: int = description["max_tokens"]
+        self.prompts: dict[str, str] = description["prompts"]
+        self.pooling: str | None = description["pooling"]  # None: the model's own modules pool
+        self._tokenizers(tokenizer)
         # What the query prompt adds to the length of every question the query path runs.
         self._query_prompt_tokens = len(
-            self.counting_tokenizer(self.prompts["query"], add_special_tokens=False)["input_ids"]
+            self.counting_tokenizer.encode(self.prompts["query"], add_special_tokens=False).ids
         )
         self._warm = 0  # the longest input (word pieces) warm_up has run
-        if self.backend != "torch":
-            self.encoder = self._load_encoder()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
         """The embedder `settings` ask for (model, device, backend, export cache, threads)."""
         return cls(settings.model, settings.device, settings.backend, settings.cache_dir, settings.threads)
 
+    @property
+    def model(self) -> Any:
+        """The sentence-transformers model, with torch, loaded on first use: at once for the
+        torch backend, else to export it or to pool with its own modules."""
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._load_model()
+            return self._model
+
+    def _load_model(self) -> Any:
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            model = SentenceTransformer(self.location, device=self.device)
+        except Exception as exc:  # the library raises OSError, ValueError, HF errors...
+            hint = "" if Path(self.location).exists() else " (not a local folder, and downloads are off)"
+            raise ModelError(f"cannot load embedding model {self.name!r}{hint}: {exc}") from None
+        if self.device == "cuda":
+            model.half()  # fp16 on the GPU; vectors are returned as float32 all the same
+        return model
+
+    def _description(self, model: Any) -> tuple[dict[str, Any], str]:
+        """What runs `model` without loading it: its dimension, length limit, prompts and pooling
+        (one of `NUMPY_POOLINGS`, or None), and its tokenizer's definition."""
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+        dimension = model.get_embedding_dimension()
+        if not dimension:
+            raise ModelError(f"model {self.name!r} does not report its embedding dimension")
+        prompts = choose_prompts(model.prompts)
+        if any(prompts.values()) and any(getattr(m, "include_prompt", True) is False for m in model):
+            # Its pooling leaves the prompt's tokens out, which the paths below do not do.
+            raise ModelError(
+                f"model {self.name!r} pools without its prompt (include_prompt false): not supported"
+            )
+        backend = getattr(model.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise ModelError(f"model {self.name!r} has no fast tokenizer (tokenizer.json): not supported")
+        modules = list(model)
+        pooling = modules[1] if len(modules) > 1 else None
+        mode = pooling.get_config_dict().get("pooling_mode") if isinstance(pooling, Pooling) else None
+        plain = (
+            isinstance(modules[0], Transformer)
+            and not getattr(modules[0], "do_lower_case", False)
+            and mode in NUMPY_POOLINGS
+            and all(isinstance(module, Normalize) for module in modules[2:])
+        )
+        description = {
+            "dimension": int(dimension),
+            "max_tokens": int(model.max_seq_length or 0),
+            "prompts": prompts,
+            "pooling": mode if plain else None,
+        }
+        return description, backend.to_str()
+
+    def _tokenizers(self, definition: str) -> None:
+        """The model's tokenizer (a `tokenizers.Tokenizer` from its JSON `definition`) twice: one
+        cutting texts at the model's limit, one for counting (no limit). Their settings are fixed
+        here and never changed per call, so threads can share them."""
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_str(definition)
+        self.counting_tokenizer = Tokenizer.from_str(definition)
+        for tokenizer in (self._tokenizer, self.counting_tokenizer):
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+        self._tokenizer.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
+
+    def vocabulary(self) -> dict[str, int]:
+        """The model's word pieces and their ids (whole words among them: cross-lingual search
+        takes those for English words)."""
+        return dict(self.counting_tokenizer.get_vocab(with_added_tokens=True))
+
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included, before truncation."""
-        return len(self.counting_tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return len(self.counting_tokenizer.encode(text, add_special_tokens=True).ids)
 
     def fits(self, text: str) -> bool:
         """Whether the model reads all of passage `text` after its passage prompt (nothing is
@@ -197,7 +261,7 @@ class Embedder:
         """Unit vectors for passages `texts` (after the passage prompt), or with `query` for
         questions (after the query prompt); shape (len(texts), dimension)."""
         inputs = self._inputs(texts, "query" if query else "passage")
-        if self.encoder is None:
+        if self.runtime is None:
             vectors = self.model.encode(
                 inputs,
                 prompt="",  # the prompt is in `inputs` already: no `default_prompt_name` on top
@@ -206,56 +270,45 @@ class Embedder:
                 convert_to_numpy=True,
                 show_progress_bar=progress,
             )
-        else:
-            vectors = self._embed_exported(self.encoder, inputs, batch_size, progress)
-        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+            return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([-len(text) for text in inputs], kind="stable")  # less padding per batch
+        encoder = self.runtime.encoder()
+        for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not progress):
+            rows = order[start : start + batch_size]
+            features, _ = self._features([inputs[row] for row in rows])
+            vectors[rows] = self._pool(encoder(features), features)
+        return vectors.reshape(len(texts), self.dimension)
 
     def embed_query(self, text: str) -> np.ndarray:
         """The unit vector of one question or query.
 
-        With OpenVINO it runs on a second compilation of the model at the runtime's fastest
-        precision (bf16 on CPUs with bf16 units), compiled on first use: stored vectors stay
-        f32, and a question's vector differs from its f32 one at cosine >= 0.9999.
+        With OpenVINO it runs padded to a fixed length at the runtime's fastest precision
+        (`backends.Runtime.question_encoder`): stored vectors stay f32, and a question's vector
+        differs from its f32 one at cosine >= 0.9999.
         """
-        encoder = self._query_runtime()
-        if encoder is None:
+        if self.runtime is None:
             return self.embed([text], query=True)[0]
-        [prompted] = self._inputs([text], "query")
-        if self._query_tokenizer is None:  # a model the shortcut below does not fit
-            return self._embed_exported(encoder, [prompted], 1, False)[0]
-        # One text has no padding, so the model's mean pooling is the mean of its tokens: no
-        # torch between the tokenizer and the vector (0.7 ms less, of a 2-3 ms question).
-        encoding = self._query_tokenizer.encode(prompted)
-        vector = encoder(_one_text(encoding.ids, encoding.type_ids, encoding.attention_mask))[0].mean(0)
-        return vector / max(float(np.linalg.norm(vector)), 1e-12)
+        features, _ = self._features(self._inputs([text], "query"))
+        return self._pool(self.runtime.question_encoder()(features), features)[0]
 
     def warm_up(self, longest: int = 64) -> None:
         """Run the query path once at every length of a question of up to `longest` tokens,
         its query prompt's tokens added.
 
         With OpenVINO this compiles the model for each length questions are padded to
-        (`backends.QUESTION_LENGTHS`, about 0.15 s each), and prepares the kernels for each
-        input shape, which OpenVINO does the first time it sees one. The service calls this
-        before it answers (about 1.5 s).
+        (`backends.QUESTION_LENGTHS`), and prepares the kernels for each input shape, which
+        OpenVINO does the first time it sees one. The service calls this before it answers.
         """
-        encoder = self._query_runtime()
-        if encoder is None:  # torch: nothing is prepared per length
+        if self.runtime is None:  # torch: nothing is prepared per length
             self.embed_query("warm up")
             return
+        encoder = self.runtime.question_encoder()
         top = min(longest + self._query_prompt_tokens, self.max_tokens)
         for length in range(self._warm + 1, top + 1):
-            encoder(_one_text([1] * length, [0] * length, [1] * length))
+            ones = np.ones((1, length), dtype=np.int64)
+            encoder({"input_ids": ones, "token_type_ids": 0 * ones, "attention_mask": ones})
         self._warm = max(self._warm, top)
-
-    def _query_runtime(self) -> Encoder | None:
-        """The exported model questions run on (None: torch). With OpenVINO a second
-        compilation at the runtime's fastest precision, compiled on first use."""
-        if self.backend != "openvino":
-            return self.encoder
-        with self._query_lock:
-            if self._query_encoder is None:
-                self._query_encoder = self._load_encoder(exact=False)
-        return self._query_encoder
 
     def embed_spans(
         self,
@@ -289,23 +342,16 @@ class Embedder:
         ) as bar:
             for start in range(0, len(texts), batch_size):
                 rows = order[start : start + batch_size]
-                batch = [inputs[row] for row in rows]
-                features = self._features(batch)
-                offsets = self.model.tokenizer(
-                    batch,
-                    padding=True,
-                    truncation="longest_first",
-                    max_length=self.max_tokens,
-                    return_offsets_mapping=True,
-                    return_tensors="np",
-                )
-                if not np.array_equal(offsets["input_ids"], features["input_ids"].numpy()):
-                    raise ModelError(f"model {self.name!r}: tokenizer offsets do not match its inputs")
+                features, encodings = self._features([inputs[row] for row in rows])
                 tokens, pooled = self._token_embeddings(features)
                 vectors[rows] = pooled
-                mask = features["attention_mask"].numpy().astype(bool)
+                mask = features["attention_mask"].astype(bool)
                 for i, row in enumerate(rows):
-                    lo, hi = offsets["offset_mapping"][i].T
+                    lo, hi = np.zeros((2, mask.shape[1]), dtype=np.int64)
+                    if encodings[i].offsets:
+                        lo[: len(encodings[i].offsets)], hi[: len(encodings[i].offsets)] = np.array(
+                            encodings[i].offsets
+                        ).T
                     real = mask[i] & (hi > lo)  # no padding, no special tokens
                     for j, (a, b) in enumerate(spans[row]):
                         inside = real & (lo >= a + shift) & (hi <= b + shift)
@@ -315,89 +361,79 @@ class Embedder:
                 bar.update(len(rows))
         return _unit(vectors), _unit(span_vectors)
 
-    def _token_embeddings(self, features: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Token embeddings (batch, tokens, dimension) and the model's own pooled vectors."""
+    def _features(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[Any]]:
+        """The transformer's inputs for `texts` as sentence-transformers makes them (the
+        tokenizer's ids, cut at the model's limit, padded to the longest), and the encodings
+        with each token's character offsets."""
+        encodings = self._tokenizer.encode_batch(texts)
+        shape = (len(texts), max(len(encoding.ids) for encoding in encodings))
+        # The padding id is irrelevant: padded positions are masked out of attention and pooling.
+        features = {
+            name: np.zeros(shape, dtype=np.int64)
+            for name in ("input_ids", "token_type_ids", "attention_mask")
+        }
+        for row, encoding in enumerate(encodings):
+            length = len(encoding.ids)
+            features["input_ids"][row, :length] = encoding.ids
+            features["token_type_ids"][row, :length] = encoding.type_ids
+            features["attention_mask"][row, :length] = encoding.attention_mask
+        return features, encodings
+
+    def _export(self) -> tuple[Any, dict[str, Any], dict[str, str]]:
+        """For `backends.Runtime` to export the model: its torch transformer, an example of its
+        inputs (two texts of different lengths, so that padding is part of the trace), and the
+        files that run it afterwards without loading it (`DESCRIPTION`, `TOKENIZER`)."""
         import torch
 
-        if self.encoder is None:
-            with torch.inference_mode():
-                output = self.model.forward(dict(features))
-            return output["token_embeddings"].numpy(), output["sentence_embedding"].numpy()
-        tokens = self.encoder({key: value.numpy() for key, value in features.items()})
-        pooled = {**features, "token_embeddings": torch.from_numpy(tokens)}
+        description, tokenizer = self._description(self.model)
+        self.max_tokens = description["max_tokens"]
+        self._tokenizers(tokenizer)
+        features, _ = self._features(["a short text", "a somewhat longer text, so that the batch is padded"])
+        example = {name: torch.from_numpy(value) for name, value in self._accepted(features).items()}
+        files = {DESCRIPTION: json.dumps(description, indent=2), TOKENIZER: tokenizer}
+        return self.model[0].auto_model, example, files
+
+    def _accepted(self, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """`features` the torch transformer takes (a DistilBERT takes no token type ids)."""
+        accepted = inspect.signature(self.model[0].auto_model.forward).parameters
+        return {name: value for name, value in features.items() if name in accepted}
+
+    def _pool(self, tokens: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:
+        """Unit vectors from token embeddings (batch, tokens, dimension), pooled as the model
+        does: in numpy for mean and CLS pooling, else by its own torch modules."""
+        if self.pooling == "cls":
+            return _unit(tokens[:, 0])
+        if self.pooling == "mean":
+            mask = features["attention_mask"][..., None].astype(np.float32)
+            return _unit((tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9))
+        import torch
+
+        pooled = {name: torch.from_numpy(value) for name, value in features.items()}
+        pooled["token_embeddings"] = torch.from_numpy(tokens)
         for module in list(self.model)[1:]:  # pooling, normalisation...
             pooled = module(pooled)
-        return tokens, pooled["sentence_embedding"].numpy()
+        return _unit(pooled["sentence_embedding"].numpy())
+
+    def _token_embeddings(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Token embeddings (batch, tokens, dimension) and the model's own pooled vectors."""
+        if self.runtime is not None:
+            tokens = self.runtime.encoder()(features)
+            return tokens, self._pool(tokens, features)
+        import torch
+
+        inputs = {
+            name: torch.from_numpy(value).to(self.device) for name, value in self._accepted(features).items()
+        }
+        with torch.inference_mode():
+            output = self.model.forward(inputs)
+        return output["token_embeddings"].float().cpu().numpy(), output[
+            "sentence_embedding"
+        ].float().cpu().numpy()
 
     def _inputs(self, texts: list[str], kind: str) -> list[str]:
         """What the model reads for `texts`: its `kind` ("query", "passage") prompt, then each text."""
         prompt = self.prompts[kind]
         return [prompt + for_model(text) for text in texts]
-
-    def _features(self, texts: list[str]) -> dict[str, Any]:
-        """The transformer's inputs for `texts` (torch tensors), tokenized as sentence-transformers does."""
-        import torch
-
-        features = self.model.preprocess(texts)
-        return {key: value for key, value in features.items() if isinstance(value, torch.Tensor)}
-
-    def _embed_exported(
-        self, encoder: Encoder, texts: list[str], batch_size: int, progress: bool
-    ) -> np.ndarray:
-        """Token embeddings from the exported transformer, pooled by the model's own torch modules."""
-        import torch
-
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        order = np.argsort([-len(text) for text in texts], kind="stable")  # less padding per batch
-        starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="Batches", disable=not progress):
-            rows = order[start : start + batch_size]
-            features = self._features([texts[row] for row in rows])
-            tokens = encoder({key: value.numpy() for key, value in features.items()})
-            pooled = {**features, "token_embeddings": torch.from_numpy(tokens)}
-            for module in list(self.model)[1:]:  # pooling, normalisation...
-                pooled = module(pooled)
-            vectors[rows] = pooled["sentence_embedding"].numpy()
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
-
-
-def _query_tokenizer(model: Any) -> Any | None:
-    """A tokenizer that encodes one text exactly as `model` does before its transformer, for
-    a model whose vector is the mean of its token embeddings (then normalised); else None.
-
-    It is the fast tokenizer's Rust backend, copied so that its truncation, set once here, is
-    never changed by a call on the model's own tokenizer in another thread.
-    """
-    from sentence_transformers.models import Normalize, Pooling, Transformer
-
-    modules = list(model)
-    transformer, pooling = modules[0], modules[1] if len(modules) > 1 else None
-    backend = getattr(model.tokenizer, "backend_tokenizer", None)
-    if (
-        backend is None
-        or not isinstance(transformer, Transformer)
-        or getattr(transformer, "do_lower_case", False)
-        or not isinstance(pooling, Pooling)
-        or pooling.get_config_dict().get("pooling_mode") != "mean"
-        or not all(isinstance(module, Normalize) for module in modules[2:])
-    ):
-        return None
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_str(backend.to_str())
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=transformer.max_seq_length, strategy="longest_first")
-    return tokenizer
-
-
-def _one_text(ids: list[int], type_ids: list[int], attention_mask: list[int]) -> dict[str, np.ndarray]:
-    """The transformer's inputs for one tokenized text, a batch of one as the exported model takes it."""
-    return {
-        "input_ids": np.array([ids], dtype=np.int64),
-        "token_type_ids": np.array([type_ids], dtype=np.int64),
-        "attention_mask": np.array([attention_mask], dtype=np.int64),
-    }
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -60,8 +60,7 @@ class Index:
         self.foreign_rows = np.array(
             [not settings.model_covers(language) for language in self.row_languages.tolist()], dtype=bool
         )
-        words = getattr(getattr(getattr(embedder, "model", None), "tokenizer", None), "vocab", {})
-        self.translator = translator_for(stored.lexical, self.row_languages, settings, words)
+        self.translator = translator_for(stored.lexical, self.row_languages, settings, embedder.vocabulary())
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:

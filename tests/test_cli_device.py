@@ -22,6 +22,7 @@ def test_auto_resolves_to_the_cpu_without_a_gpu():
 
 
 def test_auto_takes_the_gpu_only_for_torch(monkeypatch):
+    monkeypatch.setattr(backends, "_gpu_driver", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert backends.resolve_device("auto", "auto") == "cuda"
     assert backends.resolve_device("auto", "torch") == "cuda"

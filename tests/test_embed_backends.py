@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from indexer import backends, embed
+from indexer import backends
 from indexer.build import chunk_documents, load_documents
 from indexer.embed import Embedder, passage_input
 from indexer.errors import ConfigError, ModelError
@@ -102,14 +102,22 @@ def test_a_question_embeds_the_same_whatever_was_asked_before(exported):
         assert float(again @ exported.embed([text])[0]) >= 0.9999, n
 
 
-def test_a_model_not_mean_pooled_takes_the_general_query_path(torch_embedder):
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Pooling
-
-    transformer = torch_embedder.model[0]
-    cls_pooled = SentenceTransformer(modules=[transformer, Pooling(384, pooling_mode="cls")])
-    assert embed._query_tokenizer(cls_pooled) is None
-    assert embed._query_tokenizer(torch_embedder.model) is not None
+def test_an_exported_backend_serves_without_torch(exported, tmp_path):
+    # Once exported, the model runs on tokenizers, the runtime and numpy: torch and
+    # sentence-transformers (about 400 MB) are never imported, neither for questions nor writes.
+    script = f"""
+import sys
+from pathlib import Path
+from indexer.embed import Embedder
+embedder = Embedder(backend={exported.backend!r}, cache_dir=Path({str(exported.runtime.path.parents[2])!r}))
+embedder.warm_up(16)
+embedder.embed_query("what did Nghiem ask of Van Son ward")
+embedder.embed_spans(["Coffee in Pu Nhung. Roads in Moc Chau."], [[(0, 18), (19, 38)]])
+print(sorted({{"torch", "sentence_transformers", "transformers"}} & set(sys.modules)))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["[]"]
 
 
 def test_importing_newsqa_shortens_openmp_spinning_unless_the_user_set_it():

@@ -1,6 +1,7 @@
 """A model that declares prompts (e5-style "query: " and "passage: ") in a local folder: questions
 and passages are embedded with their own prompt on every backend, the index records them, and an
-index embedded with other prompts is refused or embedded again, never mixed.
+index embedded with other prompts is refused or embedded again, never mixed. Models pooled
+otherwise than the default give their own vectors on every backend too.
 
 The model is a tiny randomly initialised BERT built in a temporary folder: nothing is downloaded,
 and its vectors mean nothing, only that they are the model's own for the prompted text.
@@ -17,7 +18,7 @@ import pytest
 
 from indexer import backends
 from indexer.build import build_index
-from indexer.embed import MODEL_CONFIG, NO_PROMPTS, Embedder, choose_prompts, passage_input
+from indexer.embed import MODEL_CONFIG, NO_PROMPTS, NUMPY_POOLINGS, Embedder, choose_prompts, passage_input
 from indexer.errors import IndexFormatError
 from indexer.settings import DEFAULT_MODEL, Settings, load_settings
 from indexer.store import stale_prompts
@@ -51,8 +52,10 @@ EXPORTED = [
 ]
 
 
-def save_model(folder: Path, prompts: dict[str, str], default_prompt_name: str | None = None) -> Path:
-    """A tiny sentence-transformers model (1 BERT layer of width 32, mean pooling, normalised)
+def save_model(
+    folder: Path, prompts: dict[str, str], default_prompt_name: str | None = None, pooling: str = "mean"
+) -> Path:
+    """A tiny sentence-transformers model (1 BERT layer of width 32, `pooling`, normalised)
     that declares `prompts`, saved in `folder`; the same weights on every call."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -75,7 +78,7 @@ def save_model(folder: Path, prompts: dict[str, str], default_prompt_name: str |
         BertModel(config).save_pretrained(bert)
     BertTokenizerFast(vocab=str(bert / "vocab.txt")).save_pretrained(bert)
     model = SentenceTransformer(
-        modules=[Transformer(str(bert)), Pooling(32, pooling_mode="mean"), Normalize()],
+        modules=[Transformer(str(bert)), Pooling(32, pooling_mode=pooling), Normalize()],
         prompts=prompts,
         default_prompt_name=default_prompt_name,
     )
@@ -259,3 +262,21 @@ def test_the_default_model_embeds_exactly_as_before(embedder):
     assert np.array_equal(torch_embedder.embed(texts), before)
     [question] = torch_embedder.model.encode([QUESTION], normalize_embeddings=True)
     assert np.array_equal(torch_embedder.embed_query(QUESTION), question)
+
+
+@pytest.mark.parametrize("backend", EXPORTED)
+@pytest.mark.parametrize("pooling", ["cls", "max"])
+def test_exported_backends_pool_as_the_model_does(pooling, backend, tmp_path):
+    # CLS pooling is done in numpy, as mean pooling is; max pooling by the model's own modules.
+    folder = save_model(tmp_path / f"{pooling}-tiny", E5_PROMPTS, pooling=pooling)
+    exported = Embedder(str(folder), device="cpu", backend=backend, cache_dir=tmp_path / "cache")
+    assert exported.pooling == (pooling if pooling in NUMPY_POOLINGS else None)
+    expected = [reference(folder, E5_PROMPTS["passage"] + text) for text in PASSAGES]
+    assert np.allclose(exported.embed(PASSAGES), expected, atol=1e-4)
+    assert np.allclose(exported.embed_spans(PASSAGES, [[(0, 6)], []])[0], expected, atol=1e-4)
+    expected_question = reference(folder, E5_PROMPTS["query"] + QUESTION)
+    assert float(exported.embed_query(QUESTION) @ expected_question) >= 0.999
+    # Loaded again from its export, it runs the same without the model's torch weights.
+    again = Embedder(str(folder), device="cpu", backend=backend, cache_dir=tmp_path / "cache")
+    assert again._model is None if pooling in NUMPY_POOLINGS else True
+    assert np.allclose(again.embed(PASSAGES), expected, atol=1e-4)
