@@ -298,7 +298,8 @@ def _export(
             self.model = transformer
 
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.model(**dict(zip(input_names, inputs, strict=True))).last_hidden_state
+            output: torch.Tensor = self.model(**dict(zip(input_names, inputs, strict=True))).last_hidden_state
+            return output
 
     input_names = list(example)
     module = TokenEmbeddings().eval()

@@ -182,7 +182,7 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
@@ -288,9 +288,12 @@ class Embedder:
         differs from its f32 one at cosine >= 0.9999.
         """
         if self.runtime is None:
-            return self.embed([text], query=True)[0]
-        features, _ = self._features(self._inputs([text], "query"))
-        return self._pool(self.runtime.question_encoder()(features), features)[0]
+            vectors = self.embed([text], query=True)
+        else:
+            features, _ = self._features(self._inputs([text], "query"))
+            vectors = self._pool(self.runtime.question_encoder()(features), features)
+        vector: np.ndarray = vectors[0]
+        return vector
 
     def warm_up(self, longest: int = 64) -> None:
         """Run the query path once at every length of a question of up to `longest` tokens,

@@ -425,7 +425,7 @@ def stale_prompts(manifest: dict[str, Any]) -> str | None:
 
 def read_vectors(folder: Path) -> np.ndarray:
     """The float32 vectors of a version folder, memory-mapped read-only: (passages, dimension)."""
-    vectors = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
+    vectors: np.ndarray = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
     if vectors.dtype != np.float32 or vectors.ndim != 2:
         raise ValueError(f"{VECTORS} holds {vectors.dtype} of shape {vectors.shape}, not float32 rows")
     return vectors
