@@ -210,11 +210,12 @@ def _faster_precision() -> bool:
 
 
 # The lengths (word pieces) a question is padded to, each run on a model compiled for exactly
-# that shape; a longer question runs on the dynamic model. OpenVINO re-plans a dynamic model's
-# graph whenever its input shape changes, and one question rarely has the length of the one
-# before: on the development machine that took 0.5-0.9 ms, beside 1.1-1.3 ms of inference for
-# a question of 19 word pieces. The eight cost about 200 MB together (the weights are shared).
-QUESTION_LENGTHS = (8, 16, 24, 32, 40, 48, 56, 64)
+# that shape; a longer question runs on the dynamic model. A model compiled for one shape runs a
+# question about 15% faster than the dynamic one (which re-plans its graph when the input shape
+# changes), but holds its own copy of the repacked weights, about 45 MB: these three cover the
+# question lengths most asked (88% of eval/questions.jsonl) within the serving memory target.
+# Figures and the trade-off: docs/benchmarks.md, "Serving memory".
+QUESTION_LENGTHS = (16, 24, 32)
 
 
 def _fixed_lengths(dynamic: Encoder, compile: Callable[[int], Encoder], input_names: list[str]) -> Encoder:
