@@ -21,7 +21,6 @@ TARGETS = {
     "ann_recall_at_10": (">=", 0.98),
 }
 VECTOR_ONLY = 1_000_000
-K = 10
 
 
 class BenchError(NewsqaError):

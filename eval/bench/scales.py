@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 
 from eval import ann
-from eval.bench.options import BenchOptions, K, percentile
+from eval.bench.options import BenchOptions, percentile
 from eval.synth import write_archive
 from indexer.build import build_documents, load_documents
 from indexer.embed import Embedder
@@ -130,7 +130,7 @@ def dense_recall(dense: faiss.Index, queries: np.ndarray) -> float:
     flat = inner.refine_index if isinstance(inner, faiss.IndexRefine) else inner
     exact = faiss.IndexFlatIP(dense.d)
     exact.add(flat.reconstruct_n(0, flat.ntotal))
-    depth = min(K, dense.ntotal)
+    depth = min(ann.K, dense.ntotal)
     _, truth = exact.search(queries, depth)
     _, found = dense.search(queries, depth)
     return round(ann.recall(found, truth), 3)
