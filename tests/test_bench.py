@@ -38,6 +38,8 @@ def test_a_small_bench_writes_its_report(tmp_path):
     [http] = scale["http"]
     assert http["threads"] == 1 and http["errors"] == 0
     assert http["startup_s"] > 0 and http["peak_rss_mb"] > 100  # the model alone is more
+    assert 100 < http["rss_start_mb"] <= http["peak_rss_mb"]
+    assert 100 < http["rss_after_100_mb"] <= http["peak_rss_mb"]
     assert 0 < http["ask_1_client_ms"]["p50"] <= http["ask_1_client_ms"]["p99"]
     assert http["ask_4_clients_per_s"] > 0
     assert http["naive_p50_ms"] == min(http["naive_p50_ms_before_after"])  # the faster reading

@@ -84,14 +84,16 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| scale | threads | start to /health s | peak RSS MB | naive p50 ms | /ask 1 client p50 (x naive) "
-        "| p99 (x naive) | 4 clients req/s (x naive rate) | p50 <= 0.5x | p99 <= 1.0x | 4 clients >= 2x |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| scale | threads | start to /health s | RSS MB at start | after 100 /ask | peak RSS MB "
+        "| naive p50 ms | /ask 1 client p50 (x naive) | p99 (x naive) | 4 clients req/s (x naive rate) "
+        "| p50 <= 0.5x | p99 <= 1.0x | 4 clients >= 2x |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for row in report["scales"]:
         for run in row["http"]:
             lines.append(
-                f"| {row['scale']} | {run['threads']} | {run['startup_s']} | {run['peak_rss_mb']} | "
+                f"| {row['scale']} | {run['threads']} | {run['startup_s']} | {run['rss_start_mb']} | "
+                f"{run['rss_after_100_mb']} | {run['peak_rss_mb']} | "
                 f"{run['naive_p50_ms']} | {run['ask_1_client_ms']['p50']} ({run['p50_over_naive']}x) | "
                 f"{run['ask_1_client_ms']['p99']} ({run['p99_over_naive']}x) | "
                 f"{run['ask_4_clients_per_s']} ({run['rate_over_naive']}x) | {_mark(run['pass_p50'])} | "

@@ -20,6 +20,8 @@ import httpx
 from eval.bench.options import BenchError, BenchOptions, percentile
 from indexer.settings import PROJECT_ROOT
 
+RSS_AFTER = 100  # /ask questions answered when the server's resident memory is read again (rss_after_100_mb)
+
 
 def http_run(
     index_dir: Path,
@@ -30,7 +32,8 @@ def http_run(
     work: Path,
 ) -> dict[str, Any]:
     """`newsqa serve` over `index_dir` in its own process: start-up time, one client's /ask
-    latency, four clients' requests per second, and the server's peak resident memory."""
+    latency, four clients' requests per second, and the server's resident memory at start-up
+    (first /health 200), after `RSS_AFTER` questions and at its peak."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -49,9 +52,10 @@ def http_run(
         )
         try:
             startup_s = _wait_healthy(server, url, log_path, started)
-            one = _one_client(port, questions)
+            rss_start_mb = _memory_mb(server.pid, "VmRSS")
+            one, rss_after_mb = _one_client(port, questions, server.pid)
             rate, errors = _clients(port, questions, 4, options.duration_s)
-            peak_rss_mb = _peak_rss_mb(server.pid)
+            peak_rss_mb = _memory_mb(server.pid, "VmHWM")
         finally:
             server.send_signal(signal.SIGINT)
             try:
@@ -65,6 +69,8 @@ def http_run(
         "ask_1_client_ms": one,
         "ask_4_clients_per_s": rate,
         "errors": errors,
+        "rss_start_mb": rss_start_mb,
+        "rss_after_100_mb": rss_after_mb,
         "peak_rss_mb": peak_rss_mb,
     }
 
@@ -111,20 +117,29 @@ class _Asker:
         self.connection.close()
 
 
-def _one_client(port: int, questions: list[str]) -> dict[str, float]:
+def _one_client(port: int, questions: list[str], pid: int) -> tuple[dict[str, float], float]:
+    """One client asking `questions` in turn after three of them to warm up: its latencies, and
+    the resident memory of the server (`pid`) once it has answered `RSS_AFTER` questions,
+    warm-up included; a shorter run then asks on, untimed, through the questions cycled."""
+    plan = [(question, False) for question in questions[:3]] + [(question, True) for question in questions]
+    extra = range(RSS_AFTER - len(plan))
+    plan += [(questions[number % len(questions)], False) for number in extra]
     times = []
+    rss_mb = 0.0
     asker = _Asker(port)
     try:
-        for question in questions[:3]:  # warm up
-            _ok(asker.ask(question))
-        for question in questions:
+        for number, (question, timed) in enumerate(plan, start=1):
             started = time.perf_counter()
             status = asker.ask(question)
-            times.append((time.perf_counter() - started) * 1000)
+            elapsed = (time.perf_counter() - started) * 1000
             _ok(status)
+            if timed:
+                times.append(elapsed)
+            if number == RSS_AFTER:
+                rss_mb = _memory_mb(pid, "VmRSS")
     finally:
         asker.close()
-    return {"p50": percentile(times, 50), "p99": percentile(times, 99)}
+    return {"p50": percentile(times, 50), "p99": percentile(times, 99)}, rss_mb
 
 
 def _ok(status: int) -> None:
@@ -166,9 +181,9 @@ def _clients(port: int, questions: list[str], count: int, duration: float) -> tu
     return round(sum(answered) / (time.perf_counter() - started), 1), sum(failed)
 
 
-def _peak_rss_mb(pid: int) -> float:
-    """The process's peak resident memory (VmHWM) in MB."""
+def _memory_mb(pid: int, field: str) -> float:
+    """A memory line of the process's status in MB: VmRSS (resident now) or VmHWM (its peak)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
-    raise BenchError(f"no VmHWM for process {pid}")
+    raise BenchError(f"no {field} for process {pid}")
