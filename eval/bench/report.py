@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.bench.options import TARGETS
+from eval.bench.record import write_record
 
 
 def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,10 +122,12 @@ def _mark(passed: bool) -> str:
     return "pass" if passed else "FAIL"
 
 
-def write_report(report: dict[str, Any], out: Path) -> list[Path]:
-    """Write `bench.json` and `bench.md` into `out`; returns their paths."""
+def write_report(report: dict[str, Any], out: Path, record: Path | None = None) -> list[Path]:
+    """Write `bench.json` and `bench.md` into `out`, and with `record` a dated, stamped copy of
+    the Markdown into that folder (eval/bench/record.py); returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     as_json, as_markdown = out / "bench.json", out / "bench.md"
     as_json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    as_markdown.write_text(markdown(report))
-    return [as_json, as_markdown]
+    text = markdown(report)
+    as_markdown.write_text(text)
+    return [as_json, as_markdown] + ([write_record(report, text, record)] if record is not None else [])
