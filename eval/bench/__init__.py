@@ -24,7 +24,8 @@ The modules, one step each:
 - `scales`: building one scale's index and measuring it in this process;
 - `serving`: `newsqa serve` over a scale's index, asked over HTTP;
 - `vectors`: FAISS alone over a million synthetic vectors;
-- `report`: the targets met, the Markdown tables, the files written.
+- `report`: the targets met, the Markdown tables, the files written;
+- `record`: the dated copy of the Markdown that `--record` keeps, stamped with commit and machine.
 """
 
 from eval.bench.naive import against_naive
