@@ -10,6 +10,10 @@ in a cgroup limited to 1 GiB after dropping the page cache (see docs/benchmarks.
 Passages are unit vectors around `passages / 200` random topics, spread so that a query's best
 match has a cosine near 0.73 and its 10th near 0.71 (many near ties, as in a news archive). The
 approximate index is built and loaded through `indexer.dense`, as `newsqa index` does.
+
+The functions above `main` are the vector benchmark itself, which `newsqa bench` runs from a
+million passages up (eval/bench/vectors.py): the vectors, the exact neighbours, the build, the
+load and what a loaded index's searches cost.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -30,6 +36,15 @@ DIMENSION = 384
 SPREAD = 0.035
 QUERIES = 200
 K = 10
+
+
+def clustered(count: int, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`count` passages and `queries` queries, all unit vectors around the same
+    `max(100, count // 200)` random topics, drawn from a generator seeded with `seed`."""
+    rng = np.random.default_rng(seed)
+    topics = rng.normal(size=(max(100, count // 200), DIMENSION)).astype(np.float32)
+    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
+    return synthetic(count, topics, rng), synthetic(queries, topics, rng)
 
 
 def synthetic(count: int, topics: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -44,12 +59,57 @@ def synthetic(count: int, topics: np.ndarray, rng: np.random.Generator) -> np.nd
     return vectors
 
 
-def per_query_ms(index: faiss.Index, queries: np.ndarray) -> float:
-    """Mean latency of one-query searches, as the service makes them."""
+def exact(vectors: np.ndarray, queries: np.ndarray, timed: int) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """The cosines and ids of each query's K nearest `vectors` by exact search, and the one-query
+    latencies (ms) of exact search over the first `timed` queries."""
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    scores, truth = flat.search(queries, K)
+    return scores, truth, query_times_ms(flat, queries[:timed])
+
+
+def build(vectors: np.ndarray, spec: dict[str, Any], path: Path) -> float:
+    """Build the dense index `spec` describes over `vectors` into `path`; returns the seconds."""
     started = time.perf_counter()
+    faiss.write_index(build_dense(vectors, spec), str(path))
+    return time.perf_counter() - started
+
+
+def load(path: Path, spec: dict[str, Any]) -> tuple[faiss.Index, float, dict[str, int]]:
+    """The index at `path`, loaded as the service loads it; the seconds that took, and the
+    resident memory (`resident_mb`) before it, from which `measure` counts what it grew by."""
+    before = resident_mb()
+    started = time.perf_counter()
+    index = read_dense(path, spec)
+    return index, time.perf_counter() - started, before
+
+
+@dataclass(frozen=True)
+class Searched:
+    """What searching a loaded index cost: recall@K, each query's latency, memory grown."""
+
+    recall: float
+    times_ms: list[float]
+    grown_mb: dict[str, int]
+
+
+def measure(index: faiss.Index, queries: np.ndarray, truth: np.ndarray, before: dict[str, int]) -> Searched:
+    """Search `queries` all at once for recall@K against `truth`, then each on its own, as the
+    service does, timing each; and the resident memory grown since `before`."""
+    _, found = index.search(queries, K)
+    share = recall(found, truth)
+    times = query_times_ms(index, queries)
+    return Searched(share, times, {key: value - before[key] for key, value in resident_mb().items()})
+
+
+def query_times_ms(index: faiss.Index, queries: np.ndarray) -> list[float]:
+    """The latency of each one-query search, in ms."""
+    times = []
     for row in range(len(queries)):
+        started = time.perf_counter()
         index.search(queries[row : row + 1], K)
-    return (time.perf_counter() - started) / len(queries) * 1000
+        times.append((time.perf_counter() - started) * 1000)
+    return times
 
 
 def recall(found: np.ndarray, truth: np.ndarray) -> float:
@@ -76,29 +136,20 @@ def main() -> None:
         queries, truth = np.load(args.search / "queries.npy"), np.load(args.search / "truth.npy")
         report(args.search / "dense.faiss", spec, queries, truth, [int(spec["nprobe"])] * 3)
         return
-    rng = np.random.default_rng(0)
-    topics = rng.normal(size=(max(100, args.passages // 200), DIMENSION)).astype(np.float32)
-    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
-    vectors = synthetic(args.passages, topics, rng)
-    queries = synthetic(QUERIES, topics, rng)
-
-    exact = faiss.IndexFlatIP(DIMENSION)
-    exact.add(vectors)
-    scores, truth = exact.search(queries, K)
+    vectors, queries = clustered(args.passages, QUERIES)
+    scores, truth, exact_ms = exact(vectors, queries, len(queries))
     print(
         f"{args.passages} passages: best cosine {scores[:, 0].mean():.2f}, 10th {scores[:, -1].mean():.2f}; "
-        f"flat {per_query_ms(exact, queries):.1f} ms/query, {vectors.nbytes / 1e6:.0f} MB in memory"
+        f"flat {np.mean(exact_ms):.1f} ms/query, {vectors.nbytes / 1e6:.0f} MB in memory"
     )
-    del exact
 
     spec = dense_spec(args.passages, "ivf-sq8", 0, nprobe=Settings().ivf_nprobe)
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "dense.faiss"
-        started = time.perf_counter()
-        faiss.write_index(build_dense(vectors, spec), str(path))
-        print(f"{spec}: built in {time.perf_counter() - started:.0f} s, {path.stat().st_size / 1e6:.0f} MB")
+        seconds = build(vectors, spec, path)
+        print(f"{spec}: built in {seconds:.0f} s, {path.stat().st_size / 1e6:.0f} MB")
         del vectors
         if args.keep:
             (folder / "spec.json").write_text(json.dumps(spec) + "\n")
@@ -108,23 +159,19 @@ def main() -> None:
 
 
 def report(
-    path: Path, spec: dict[str, object], queries: np.ndarray, truth: np.ndarray, probes: list[int]
+    path: Path, spec: dict[str, Any], queries: np.ndarray, truth: np.ndarray, probes: list[int]
 ) -> None:
     """Load the index at `path` and print recall@10, latency and resident memory per nprobe
     (the first round also reads the pages it needs from disk, if they are not cached)."""
-    before = resident_mb()
-    started = time.perf_counter()
-    approximate = read_dense(path, spec)
-    print(f"loaded in {time.perf_counter() - started:.2f} s")
+    approximate, seconds, before = load(path, spec)
+    print(f"loaded in {seconds:.2f} s")
     for nprobe in probes:
         faiss.extract_index_ivf(approximate).nprobe = nprobe
-        _, found = approximate.search(queries, K)
-        share = recall(found, truth)
-        latency = per_query_ms(approximate, queries)
-        grown = {key: value - before[key] for key, value in resident_mb().items()}
+        searched = measure(approximate, queries, truth, before)
         print(
-            f"  nprobe {nprobe}: recall@10 {share:.3f}, {latency:.2f} ms/query; resident since load "
-            f"{grown['RssAnon']} MB anonymous, {grown['RssFile']} MB mapped file"
+            f"  nprobe {nprobe}: recall@10 {searched.recall:.3f}, {np.mean(searched.times_ms):.2f} ms/query; "
+            f"resident since load {searched.grown_mb['RssAnon']} MB anonymous, "
+            f"{searched.grown_mb['RssFile']} MB mapped file"
         )
 
 

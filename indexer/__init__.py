@@ -3,7 +3,7 @@
 import os
 
 # What this package sets in the environment on import, which the user did not: a baseline
-# measured as a plain install runs (eval/bench.py) leaves it out.
+# measured as a plain install runs (eval/bench/naive.py) leaves it out.
 DEFAULTED_ENV: dict[str, str] = {}
 
 # OpenMP threads (libgomp's: FAISS's and torch's) spin for about 70 us when idle, then sleep,

@@ -390,6 +390,15 @@ def evaluate(
     help="Embed every passage of every scale (default: above 50k passages, embed 5000 and perturb copies).",
 )
 @click.option("--reuse", is_flag=True, help="Reuse indexes already built under --out/work.")
+@click.option(
+    "--record",
+    is_flag=False,
+    flag_value=Path("docs/benchmarks"),
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="[DIR]",
+    help="Also keep bench.md as DIR/YYYY-MM-DD-COMMIT.md, stamped with the date, commit, machine and "
+    "command [DIR: docs/benchmarks].",
+)
 @device_option
 def bench(
     scales: str,
@@ -403,6 +412,7 @@ def bench(
     server_threads: str,
     embed_all: bool,
     reuse: bool,
+    record: Path | None,
     device: str | None,
 ) -> None:
     """Benchmark indexing, search, ask and HTTP serving at several scales against a naive baseline."""
@@ -437,7 +447,7 @@ def bench(
         reuse=reuse,
     )
     report = run_bench(options, load_settings(device=device), lambda line: click.echo(line, err=True))
-    written = write_report(report, out)
+    written = write_report(report, out, record)
     from eval.bench import markdown
 
     click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else markdown(report))

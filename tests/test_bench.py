@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
+import shlex
 import time
 
 import pytest
@@ -14,12 +17,14 @@ from tests.test_cli import newsqa
 
 def test_a_small_bench_writes_its_report(tmp_path):
     backend = next(b for b in BACKENDS if installed(b))
-    started = time.perf_counter()
-    result = newsqa(
+    records = tmp_path / "records"
+    arguments = (
         "bench", "--scales", "bundled", "--backends", backend, "--out", str(tmp_path),
         "--throughput-passages", "20", "--questions", "4", "--duration", "1", "--naive-runs", "5",
-        "--server-threads", "1", "--json",
+        "--server-threads", "1", "--json", "--record", str(records),
     )  # fmt: skip
+    started = time.perf_counter()
+    result = newsqa(*arguments)
     seconds = time.perf_counter() - started
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "bench.json").read_text())
@@ -38,6 +43,8 @@ def test_a_small_bench_writes_its_report(tmp_path):
     [http] = scale["http"]
     assert http["threads"] == 1 and http["errors"] == 0
     assert http["startup_s"] > 0 and http["peak_rss_mb"] > 100  # the model alone is more
+    assert 100 < http["rss_start_mb"] <= http["peak_rss_mb"]
+    assert 100 < http["rss_after_100_mb"] <= http["peak_rss_mb"]
     assert 0 < http["ask_1_client_ms"]["p50"] <= http["ask_1_client_ms"]["p99"]
     assert http["ask_4_clients_per_s"] > 0
     assert http["naive_p50_ms"] == min(http["naive_p50_ms_before_after"])  # the faster reading
@@ -52,6 +59,16 @@ def test_a_small_bench_writes_its_report(tmp_path):
     }
     markdown = (tmp_path / "bench.md").read_text()
     assert "| bundled | 1 |" in markdown and f"| {backend} | cpu |" in markdown
+    # --record: the same Markdown under a stamp, in a file named by the date and the commit
+    [recorded] = records.iterdir()
+    day = datetime.date.today().isoformat()
+    named = re.fullmatch(rf"{day}-((?:[0-9a-f]{{7,}}(?:-dirty)?)|unknown)\.md", recorded.name)
+    assert named, recorded.name
+    text = recorded.read_text()
+    assert text.startswith(f"# newsqa bench, {day}\n\n- Date: {day}\n- Commit: {named.group(1)}\n")
+    assert f"\n- Machine: {report['machine']['cpu'] or 'unknown CPU'}, " in text
+    assert f"\n- Command: `{shlex.join(['newsqa', *arguments])}`\n\n" in text
+    assert text.endswith("\n\n" + markdown)
     assert seconds < 60 * 3  # 19 s on the quiet 2-core machine; others' test runs slow it down
 
 

@@ -1,0 +1,189 @@
+"""`newsqa serve` over one scale's index, in a process of its own, asked over HTTP: start-up
+time, one client's latency, four clients' throughput and the server's memory."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from eval.bench.options import BenchError, BenchOptions, percentile
+from indexer.settings import PROJECT_ROOT
+
+RSS_AFTER = 100  # /ask questions answered when the server's resident memory is read again (rss_after_100_mb)
+
+
+def http_run(
+    index_dir: Path,
+    backend: str,
+    threads: int,
+    questions: list[str],
+    options: BenchOptions,
+    work: Path,
+) -> dict[str, Any]:
+    """`newsqa serve` over `index_dir` in its own process: start-up time, one client's /ask
+    latency, four clients' requests per second, and the server's resident memory at start-up
+    (first /health 200), after `RSS_AFTER` questions and at its peak."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSQA_THREADS": str(threads), "NEWSQA_BACKEND": backend}
+    command = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
+    log_path = work / f"serve-{index_dir.name}-threads{threads}.log"
+    with log_path.open("w") as log:
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [*command, "--index-dir", str(index_dir), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=PROJECT_ROOT,
+        )
+        try:
+            startup_s = _wait_healthy(server, url, log_path, started)
+            rss_start_mb = _memory_mb(server.pid, "VmRSS")
+            one, rss_after_mb = _one_client(port, questions, server.pid)
+            rate, errors = _clients(port, questions, 4, options.duration_s)
+            peak_rss_mb = _memory_mb(server.pid, "VmHWM")
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    return {
+        "threads": threads,
+        "startup_s": startup_s,
+        "ask_1_client_ms": one,
+        "ask_4_clients_per_s": rate,
+        "errors": errors,
+        "rss_start_mb": rss_start_mb,
+        "rss_after_100_mb": rss_after_mb,
+        "peak_rss_mb": peak_rss_mb,
+    }
+
+
+def _wait_healthy(server: subprocess.Popen[bytes], url: str, log: Path, started: float) -> float:
+    deadline = started + 600
+    while time.perf_counter() < deadline:
+        if server.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:]
+            raise BenchError(f"newsqa serve exited with {server.returncode}: {' '.join(tail)} (see {log})")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return round(time.perf_counter() - started, 2)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise BenchError(f"newsqa serve did not answer /health within 600 s (see {log})")
+
+
+class _Asker:
+    """One keep-alive connection that posts questions to `/ask` and reads the whole answer.
+
+    The load generator runs on the same 2 cores as the server, so it is the standard
+    library's `http.client`: httpx cost about 0.7 ms more a request here, client time that
+    would be counted as the server's latency and taken from its throughput.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def ask(self, question: str) -> int:
+        """The HTTP status of `/ask` for `question`."""
+        body = json.dumps({"question": question})
+        try:
+            self.connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
+            response = self.connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            self.connection.close()  # the next request reconnects
+            raise
+        return response.status
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _one_client(port: int, questions: list[str], pid: int) -> tuple[dict[str, float], float]:
+    """One client asking `questions` in turn after three of them to warm up: its latencies, and
+    the resident memory of the server (`pid`) once it has answered `RSS_AFTER` questions,
+    warm-up included; a shorter run then asks on, untimed, through the questions cycled."""
+    plan = [(question, False) for question in questions[:3]] + [(question, True) for question in questions]
+    extra = range(RSS_AFTER - len(plan))
+    plan += [(questions[number % len(questions)], False) for number in extra]
+    times = []
+    rss_mb = 0.0
+    asker = _Asker(port)
+    try:
+        for number, (question, timed) in enumerate(plan, start=1):
+            started = time.perf_counter()
+            status = asker.ask(question)
+            elapsed = (time.perf_counter() - started) * 1000
+            _ok(status)
+            if timed:
+                times.append(elapsed)
+            if number == RSS_AFTER:
+                rss_mb = _memory_mb(pid, "VmRSS")
+    finally:
+        asker.close()
+    return {"p50": percentile(times, 50), "p99": percentile(times, 99)}, rss_mb
+
+
+def _ok(status: int) -> None:
+    if status != 200:
+        raise BenchError(f"/ask answered HTTP {status}")
+
+
+def _clients(port: int, questions: list[str], count: int, duration: float) -> tuple[float, int]:
+    """Requests per second that `count` clients, each asking one question after another, get
+    answered (status 200) in `duration` seconds; and how many requests failed."""
+    answered = [0] * count
+    failed = [0] * count
+    start = threading.Barrier(count + 1)
+
+    def client(number: int) -> None:
+        asker = _Asker(port)
+        try:
+            start.wait()
+            asked = number
+            while time.perf_counter() < deadline:
+                try:
+                    ok = asker.ask(questions[asked % len(questions)]) == 200
+                except (OSError, http.client.HTTPException):  # a dropped connection counts as a failure
+                    ok = False
+                answered[number] += ok
+                failed[number] += not ok
+                asked += count
+        finally:
+            asker.close()
+
+    workers = [threading.Thread(target=client, args=(number,)) for number in range(count)]
+    for worker in workers:
+        worker.start()
+    started = time.perf_counter()
+    deadline = started + duration  # read by the clients once the barrier lets them go
+    start.wait()
+    for worker in workers:
+        worker.join()
+    return round(sum(answered) / (time.perf_counter() - started), 1), sum(failed)
+
+
+def _memory_mb(pid: int, field: str) -> float:
+    """A memory line of the process's status in MB: VmRSS (resident now) or VmHWM (its peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise BenchError(f"no {field} for process {pid}")
