@@ -376,7 +376,12 @@ def evaluate(
     show_default=True,
     help="Passages to time indexing with, per backend [0: skip].",
 )
-@click.option("--questions", type=click.IntRange(0), default=0, help="Questions per latency run [0: all 61].")
+@click.option(
+    "--questions",
+    type=click.IntRange(0),
+    default=0,
+    help="Questions per latency run [0: all of eval/questions.jsonl].",
+)
 @click.option(
     "--duration", type=click.FloatRange(0.5), default=15.0, show_default=True, help="4-client run, s."
 )

@@ -6,7 +6,6 @@ import datetime
 import json
 import re
 import shlex
-import time
 
 import pytest
 
@@ -23,9 +22,7 @@ def test_a_small_bench_writes_its_report(tmp_path):
         "--throughput-passages", "20", "--questions", "4", "--duration", "1", "--naive-runs", "5",
         "--server-threads", "1", "--json", "--record", str(records),
     )  # fmt: skip
-    started = time.perf_counter()
     result = newsqa(*arguments)
-    seconds = time.perf_counter() - started
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "bench.json").read_text())
     assert json.loads(result.stdout) == report
@@ -69,7 +66,6 @@ def test_a_small_bench_writes_its_report(tmp_path):
     assert f"\n- Machine: {report['machine']['cpu'] or 'unknown CPU'}, " in text
     assert f"\n- Command: `{shlex.join(['newsqa', *arguments])}`\n\n" in text
     assert text.endswith("\n\n" + markdown)
-    assert seconds < 60 * 3  # 19 s on the quiet 2-core machine; others' test runs slow it down
 
 
 def test_ratios_use_the_faster_of_the_two_baseline_readings():
