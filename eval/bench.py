@@ -50,7 +50,7 @@ from indexer.embed import Embedder, resolve_model
 from indexer.errors import NewsqaError
 from indexer.settings import PROJECT_ROOT, Settings
 from indexer.store import resolve
-from service.index import Index
+from service.core.index import Index
 
 # The targets on 2 cores. Ratios are to the naive baseline's one-query embed (p50).
 TARGETS = {

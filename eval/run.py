@@ -13,7 +13,7 @@ from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.errors import NewsqaError
 from indexer.settings import Mode
-from service.models import AskResponse
+from service.core.results import AskResponse
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 CUTOFFS = (1, 3, 5, 10)

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         description="Below this best cosine in the whole index the service abstains.",
     )
 
-    # Cross-lingual search (service/translate.py): passages in a language the model does not
+    # Cross-lingual search (service/core/translate.py): passages in a language the model does not
     # cover are ranked and answered on lexical evidence, the question's words translated with
     # the English-X FreeDict dictionaries found in `dictionaries` (Debian: dict-freedict-eng-nor)
     # and matched to cognates. A multilingual model covers them all: `model_languages=all`.

@@ -16,25 +16,23 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from indexer.embed import Embedder
-from indexer.errors import DocumentNotFoundError, IndexBusyError, IndexWriteError, NewsqaError, QueryError
+from indexer.errors import IndexBusyError, IndexWriteError, NewsqaError
 from indexer.settings import Mode, Settings, load_settings
+from service.core.errors import DocumentNotFoundError, QueryError
+from service.core.index import Index
+from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, AskResponse, SearchResponse
 from service.documents import ArticleError
 from service.documents import router as documents_router
-from service.index import Index
 from service.models import (
     INVALID,
-    MAX_QUESTION_CHARS,
-    MAX_TOP_K,
     NOT_FOUND,
     TOO_LARGE,
     UNAUTHORIZED,
     UNAVAILABLE,
     UNREADABLE,
     AskRequest,
-    AskResponse,
     DocumentResponse,
     HealthResponse,
-    SearchResponse,
 )
 from service.observability import annotate, instrument
 from service.page import docs_router

@@ -18,7 +18,7 @@ from indexer.errors import IndexNotFoundError, NewsqaError
 # the index, the model) when it runs, so `newsqa --help` costs about what starting Python does.
 if TYPE_CHECKING:
     from indexer.settings import Mode, Settings
-    from service.models import AskResponse, Citation, SearchResponse
+    from service.core.results import AskResponse, Citation, SearchResponse
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -504,7 +504,7 @@ def _load(index_dir: Path | None, backend: str | None = None, build_missing: boo
     """The index of `index_dir`; with `build_missing`, one of the bundled articles is built
     there first when there is none, as `newsqa serve` does, saying so on stderr."""
     from indexer.embed import Embedder
-    from service.index import Index
+    from service.core.index import Index
 
     settings = load_settings(index_dir=index_dir, backend=backend)
     if build_missing:

@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Response
 
 from indexer.build import API_SOURCE
 from indexer.clean import Document, clean
-from indexer.errors import DocumentNotFoundError, NewsqaError, SourceError
+from indexer.errors import NewsqaError, SourceError
 from indexer.sources import RawArticle
-from service.index import Index
+from service.core.errors import DocumentNotFoundError
+from service.core.index import Index
 from service.models import (
     ADMIN_ONLY,
     CONFLICT,

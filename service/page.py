@@ -17,8 +17,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from indexer.clean import Document
-from indexer.errors import DocumentNotFoundError
 from indexer.fields import is_web_url
+from service.core.errors import DocumentNotFoundError
 from service.security import check_reader
 
 STATIC_DIR = Path(__file__).parent / "static"

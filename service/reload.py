@@ -28,7 +28,7 @@ from indexer.embed import Embedder
 from indexer.errors import IndexNotFoundError, NewsqaError
 from indexer.settings import Settings
 from indexer.store import load_index, resolve, writer_lock
-from service.index import Index
+from service.core.index import Index
 from service.models import ADMIN_ONLY, CONFLICT, ReloadResponse
 from service.observability import Metrics
 from service.security import require_admin

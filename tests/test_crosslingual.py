@@ -11,7 +11,7 @@ from indexer.embed import Embedder
 from indexer.lexicon import find_dictionaries
 from indexer.settings import load_settings
 from service.api import create_app
-from service.index import Index
+from service.core.index import Index
 
 # The English-Norwegian dictionary where the settings look for it (make install brings it).
 NORWEGIAN = "no" in find_dictionaries(load_settings().dictionaries)

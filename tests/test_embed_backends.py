@@ -15,7 +15,7 @@ from indexer.build import chunk_documents, load_documents
 from indexer.embed import Embedder, passage_input
 from indexer.errors import ConfigError, ModelError
 from indexer.settings import load_settings
-from service.index import Index
+from service.core.index import Index
 
 # Each test loads a model of its own (an exported backend, torch): the slow tier.
 pytestmark = pytest.mark.slow

@@ -40,7 +40,7 @@ from indexer.settings import Settings, load_settings
 from indexer.sources import RawArticle
 from indexer.store import DOCUMENTS, load_index
 from service.api import create_app
-from service.index import Index
+from service.core.index import Index
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

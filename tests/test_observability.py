@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from indexer.embed import Embedder
 from indexer.settings import Settings
 from service.api import create_app
-from service.index import Index
+from service.core.index import Index
 
 QUESTION = "How many communes in Son La met the new rural standards?"
 

@@ -20,7 +20,7 @@ from indexer.errors import ConfigError
 from indexer.settings import Settings, load_settings
 from indexer.store import DENSE, load_index
 from service.api import create_app
-from service.index import Index
+from service.core.index import Index
 
 TOKEN = "reload-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

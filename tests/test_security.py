@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from indexer.settings import Settings, load_settings
 from service.api import create_app
-from service.index import Index
+from service.core.index import Index
 from service.security import require_admin
 
 READER_TOKEN = "reader-s3cret"

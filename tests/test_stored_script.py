@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from indexer.settings import Settings, load_settings
 from service.api import create_app
-from service.index import Index
+from service.core.index import Index
 
 TOKEN = "stored-script-admin"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

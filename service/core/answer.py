@@ -14,9 +14,9 @@ import numpy as np
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.text import terms
-from service.models import Answer, AnswerSentence, Citation
-from service.spans import Span, best_span, head_noun, question_type
-from service.translate import Concept, Translator
+from service.core.results import Answer, AnswerSentence, Citation
+from service.core.spans import Span, best_span, head_noun, question_type
+from service.core.translate import Concept, Translator
 
 # Weights of a sentence's score, chosen on the bundled evaluation set (see docs/evaluation.md):
 # semantic similarity to the question, IDF-weighted share of the question's terms it
@@ -170,7 +170,7 @@ class Vocabulary:
         Such terms come from words capitalised after the first, or with a digit, and are
         known to the archive but mentioned in at most half of its documents ("Na Sang",
         "CT03"; not "Party" or "Committee"). `checks(term, doc_id)` gives the forms of a term
-        that count as it in a document (service/translate.py: "qui" is "Quy" stemmed as
+        that count as it in a document (service/core/translate.py: "qui" is "Quy" stemmed as
         English, "quy" as Norwegian), none where the document's language cannot say it."""
         subject: set[str] | None = None
         for term in self.subject_terms(question):
@@ -232,7 +232,7 @@ FOREIGN_SIMILARITY = 0.6
 @dataclass(frozen=True)
 class Crosslingual:
     """How to read sentences of other languages than the question's English: the question's
-    words as concepts over the archive's languages (service/translate.py), and which
+    words as concepts over the archive's languages (service/core/translate.py), and which
     languages the model understands."""
 
     concepts: list[Concept]

@@ -16,14 +16,14 @@ from indexer.build import BuildReport, build_index
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.embed import Embedder
-from indexer.errors import DocumentNotFoundError, QueryError
 from indexer.lexicon import dictionaries
 from indexer.settings import Mode, Settings
 from indexer.store import StoredIndex, load_index, prefetch
 from indexer.text import terms
-from service.answer import Crosslingual, Vocabulary, extract_answer
-from service.models import MAX_QUESTION_CHARS, MAX_TOP_K, Answer, AskResponse, Citation, SearchResponse
-from service.translate import Concept, Translator
+from service.core.answer import Crosslingual, Vocabulary, extract_answer
+from service.core.errors import DocumentNotFoundError, QueryError
+from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, Answer, AskResponse, Citation, SearchResponse
+from service.core.translate import Concept, Translator
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
 # What a passage in a language the model does not cover scores in hybrid fusion, times the
