@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     # The request log (one JSON line per request) leaves questions and queries out unless this is on.
     log_queries: bool = Field(default=False, description="Put questions and queries in the request log.")
 
-    # Access control (service/security.py). Write endpoints need `Authorization: Bearer
+    # Access control (service/http/security.py). Write endpoints need `Authorization: Bearer
     # <admin_token>` and are disabled while it is unset; read endpoints need `api_token` when set.
     admin_token: SecretStr | None = Field(
         default=None,

@@ -186,8 +186,8 @@ def serve(
     import uvicorn
 
     from indexer.embed import Embedder
-    from service.api import create_app
-    from service.observability import configure_access_log
+    from service.http.api import create_app
+    from service.http.observability import configure_access_log
 
     settings = load_settings(index_dir=index_dir, host=host, port=port, backend=backend, device=device)
     embedder = Embedder.from_settings(settings)
@@ -197,7 +197,7 @@ def serve(
         click.echo(f"no index in {settings.index_dir}: indexing {settings.articles_dir} first", err=True)
         click.echo(_build(settings, [settings.articles_dir], embedder).summary(), err=True)
     configure_access_log()
-    # The app logs each request as a JSON line (service/observability.py); uvicorn's own
+    # The app logs each request as a JSON line (service/http/observability.py); uvicorn's own
     # access log would repeat it, with the raw path and query string.
     uvicorn.run(create_app(settings, embedder), host=settings.host, port=settings.port, access_log=False)
 

@@ -114,7 +114,8 @@ def test_a_model_not_mean_pooled_takes_the_general_query_path(torch_embedder):
 
 def test_importing_newsqa_shortens_openmp_spinning_unless_the_user_set_it():
     script = (
-        "import service.api, os; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+        "import service.http.api, os; "
+        "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
     )
     run = functools.partial(subprocess.run, [sys.executable, "-c", script], capture_output=True, text=True)
     plain = {

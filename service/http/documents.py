@@ -17,7 +17,8 @@ from indexer.errors import NewsqaError, SourceError
 from indexer.sources import RawArticle
 from service.core.errors import DocumentNotFoundError
 from service.core.index import Index
-from service.models import (
+from service.http.reload import ConflictError, Reloader, ReloaderDep, version_of
+from service.http.schemas import (
     ADMIN_ONLY,
     CONFLICT,
     INVALID,
@@ -32,8 +33,7 @@ from service.models import (
     DocumentDeleted,
     DocumentWritten,
 )
-from service.reload import ConflictError, Reloader, ReloaderDep, version_of
-from service.security import require_admin
+from service.http.security import require_admin
 
 
 class ArticleError(NewsqaError):

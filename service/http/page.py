@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from indexer.clean import Document
 from indexer.fields import is_web_url
 from service.core.errors import DocumentNotFoundError
-from service.security import check_reader
+from service.http.security import check_reader
 
 STATIC_DIR = Path(__file__).parent / "static"
 DOCS_DIR = Path(fastapi_offline.__file__).parent / "static"

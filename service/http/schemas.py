@@ -1,4 +1,5 @@
-"""Request and response shapes of the API; the CLI's `--json` prints the same."""
+"""The HTTP API's own shapes: request bodies, documents, health, writes and error bodies, and
+the limits on them. What a search or question returns is the core's (service/core/results.py)."""
 
 from __future__ import annotations
 
