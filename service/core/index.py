@@ -20,8 +20,9 @@ from indexer.lexicon import dictionaries
 from indexer.settings import Mode, Settings
 from indexer.store import StoredIndex, load_index, prefetch
 from indexer.text import terms
-from service.core.answer import Crosslingual, Vocabulary, extract_answer
+from service.core.answer import extract_answer
 from service.core.errors import DocumentNotFoundError, QueryError
+from service.core.lexical import Crosslingual, Vocabulary
 from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, Answer, AskResponse, Citation, SearchResponse
 from service.core.translate import Concept, Translator
 
