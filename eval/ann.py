@@ -20,6 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import indexer  # noqa: F401  (before faiss: it sets how long OpenMP threads spin, read as faiss loads)
+
+# isort: split
 import faiss
 import numpy as np
 
