@@ -34,6 +34,7 @@ lint: install
 	$(BIN)/ruff check indexer service eval tests
 	$(BIN)/ruff format --check indexer service eval tests
 	$(BIN)/mypy indexer service eval
+	$(BIN)/lint-imports
 
 # The page tests drive Debian's Chromium headless (tests/test_page.py); where it cannot be
 # installed (no root, no apt) they skip and say why, so this step never fails the build.
@@ -64,4 +65,4 @@ eval: install
 	HF_HUB_OFFLINE=1 $(BIN)/newsqa eval --index-dir build/eval-index --out eval-out
 
 clean:
-	rm -rf $(VENV) build index .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build index .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import indexer  # noqa: F401  (before faiss: it sets how long OpenMP threads spin, read as faiss loads)
+
+# isort: split
 import faiss
 import numpy as np
 

@@ -19,7 +19,7 @@ from eval.metrics import Qrels, Run, ranking_metrics
 from indexer.embed import Embedder
 from indexer.errors import NewsqaError
 from indexer.settings import Mode, Settings
-from service.index import Index
+from service.core.index import Index
 
 MEASURES = ["ndcg@10", "recall@100", "mrr@10"]
 DOCUMENTS_RANKED = 100  # Recall@100 needs 100 documents per query

@@ -13,7 +13,7 @@ from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.errors import NewsqaError
 from indexer.settings import Mode
-from service.models import AskResponse
+from service.core.results import AskResponse
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 CUTOFFS = (1, 3, 5, 10)
@@ -39,7 +39,7 @@ METRICS = [
 class Question:
     """An evaluation question; `answers` are exact substrings of the stored text of `doc_id`
     (any one of them is a correct answer); no answers means the archive cannot answer it.
-    `answer_type` is the type a short answer should have (service/spans.py), where tagged."""
+    `answer_type` is the type a short answer should have (service/core/spans.py), where tagged."""
 
     id: str
     question: str

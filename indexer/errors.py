@@ -37,11 +37,3 @@ class IndexWriteError(NewsqaError):
 
 class ModelError(NewsqaError):
     """The embedding model cannot be loaded."""
-
-
-class QueryError(NewsqaError):
-    """A question or search query newsqa cannot run (blank, too long...)."""
-
-
-class DocumentNotFoundError(NewsqaError):
-    """No document has the requested id."""

@@ -4,7 +4,7 @@ Debian and Ubuntu ship FreeDict's dictionaries as packages (`apt-get install
 dict-freedict-eng-nor`), in the dictd format: `freedict-eng-nor.index` lists each headword
 with the offset and length of its entry (base-64 numbers) in `freedict-eng-nor.dict.dz`
 (gzip-compatible). An English-X dictionary lets an English question match articles in
-language X (service/translate.py) and glosses an answer from them word by word. Nothing is
+language X (service/core/translate.py) and glosses an answer from them word by word. Nothing is
 ever downloaded: without the files, cross-lingual search falls back to names, numbers and
 cognates, and `/health` says which dictionaries are loaded.
 """

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         description="Below this best cosine in the whole index the service abstains.",
     )
 
-    # Cross-lingual search (service/translate.py): passages in a language the model does not
+    # Cross-lingual search (service/core/translate.py): passages in a language the model does not
     # cover are ranked and answered on lexical evidence, the question's words translated with
     # the English-X FreeDict dictionaries found in `dictionaries` (Debian: dict-freedict-eng-nor)
     # and matched to cognates. A multilingual model covers them all: `model_languages=all`.
@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     # The request log (one JSON line per request) leaves questions and queries out unless this is on.
     log_queries: bool = Field(default=False, description="Put questions and queries in the request log.")
 
-    # Access control (service/security.py). Write endpoints need `Authorization: Bearer
+    # Access control (service/http/security.py). Write endpoints need `Authorization: Bearer
     # <admin_token>` and are disabled while it is unset; read endpoints need `api_token` when set.
     admin_token: SecretStr | None = Field(
         default=None,

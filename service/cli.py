@@ -18,7 +18,7 @@ from indexer.errors import IndexNotFoundError, NewsqaError
 # the index, the model) when it runs, so `newsqa --help` costs about what starting Python does.
 if TYPE_CHECKING:
     from indexer.settings import Mode, Settings
-    from service.models import AskResponse, Citation, SearchResponse
+    from service.core.results import AskResponse, Citation, SearchResponse
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -186,8 +186,8 @@ def serve(
     import uvicorn
 
     from indexer.embed import Embedder
-    from service.api import create_app
-    from service.observability import configure_access_log
+    from service.http.api import create_app
+    from service.http.observability import configure_access_log
 
     settings = load_settings(index_dir=index_dir, host=host, port=port, backend=backend, device=device)
     embedder = Embedder.from_settings(settings)
@@ -197,7 +197,7 @@ def serve(
         click.echo(f"no index in {settings.index_dir}: indexing {settings.articles_dir} first", err=True)
         click.echo(_build(settings, [settings.articles_dir], embedder).summary(), err=True)
     configure_access_log()
-    # The app logs each request as a JSON line (service/observability.py); uvicorn's own
+    # The app logs each request as a JSON line (service/http/observability.py); uvicorn's own
     # access log would repeat it, with the raw path and query string.
     uvicorn.run(create_app(settings, embedder), host=settings.host, port=settings.port, access_log=False)
 
@@ -519,7 +519,7 @@ def _load(index_dir: Path | None, backend: str | None = None, build_missing: boo
     """The index of `index_dir`; with `build_missing`, one of the bundled articles is built
     there first when there is none, as `newsqa serve` does, saying so on stderr."""
     from indexer.embed import Embedder
-    from service.index import Index
+    from service.core.index import Index
 
     settings = load_settings(index_dir=index_dir, backend=backend)
     if build_missing:

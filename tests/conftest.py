@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from indexer.embed import Embedder
 from indexer.settings import Settings, load_settings
-from service.api import create_app
-from service.index import Index
+from service.core.index import Index
+from service.http.api import create_app
 
 EVAL_ARTICLES = Path(__file__).resolve().parents[1] / "eval" / "articles"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.text import terms
-from service.answer import answering_figures, asks_for_number, is_caption, measured_terms
+from service.core.answer import answering_figures, asks_for_number, is_caption, measured_terms
 
 
 def _alone(paragraph: str) -> tuple[str, int, int]:

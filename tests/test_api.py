@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.settings import load_settings
-from service.api import create_app
+from service.http.api import create_app
 
 CITATION_KEYS = {"rank", "doc_id", "title", "chunk_id", "text", "start", "end", "score", "language"}
 

@@ -17,7 +17,7 @@ from indexer.check import check_index
 from indexer.embed import Embedder
 from indexer.settings import Settings
 from indexer.store import DENSE, FORMAT_VERSION, PASSAGES, SENTENCES
-from service.index import Index
+from service.core.index import Index
 
 
 def newsqa(*args: str) -> subprocess.CompletedProcess[str]:

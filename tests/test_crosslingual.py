@@ -10,8 +10,8 @@ from eval.run import evaluate, load_questions
 from indexer.embed import Embedder
 from indexer.lexicon import find_dictionaries
 from indexer.settings import load_settings
-from service.api import create_app
-from service.index import Index
+from service.core.index import Index
+from service.http.api import create_app
 
 # The English-Norwegian dictionary where the settings look for it (make install brings it).
 NORWEGIAN = "no" in find_dictionaries(load_settings().dictionaries)

@@ -13,7 +13,7 @@ from helpers import NEEDS_SMAPS, resident_bytes
 from indexer.dense import build_dense, dense_spec, read_dense, touch
 from indexer.embed import set_threads
 from indexer.settings import Settings, load_settings
-from service.index import Index
+from service.core.index import Index
 
 DEFAULT_NPROBE = Settings.model_fields["ivf_nprobe"].default
 QUESTIONS = [

@@ -15,7 +15,7 @@ from indexer.build import chunk_documents, load_documents
 from indexer.embed import Embedder, passage_input
 from indexer.errors import ConfigError, ModelError
 from indexer.settings import load_settings
-from service.index import Index
+from service.core.index import Index
 
 # Each test loads a model of its own (an exported backend, torch): the slow tier.
 pytestmark = pytest.mark.slow
@@ -122,7 +122,8 @@ print(sorted({{"torch", "sentence_transformers", "transformers"}} & set(sys.modu
 
 def test_importing_newsqa_shortens_openmp_spinning_unless_the_user_set_it():
     script = (
-        "import service.api, os; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+        "import service.http.api, os; "
+        "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
     )
     run = functools.partial(subprocess.run, [sys.executable, "-c", script], capture_output=True, text=True)
     plain = {

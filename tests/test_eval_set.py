@@ -11,7 +11,7 @@ from eval.metrics import ranking_metrics, token_f1
 from eval.run import Question, answer_hit, evaluate, gold_rank, load_questions, relevant_passages
 from indexer.chunk import Passage
 from indexer.clean import Document
-from service.models import Answer, AnswerSentence, AskResponse, Citation
+from service.core.results import Answer, AnswerSentence, AskResponse, Citation
 
 
 def test_every_gold_string_is_in_its_stored_document(eval_archive):

@@ -26,8 +26,8 @@ from indexer.check import check_index
 from indexer.errors import IndexFormatError, IndexNotFoundError
 from indexer.settings import load_settings
 from indexer.store import corpus_fingerprint, read_manifest, resolve
-from service.api import create_app
-from service.index import Index
+from service.core.index import Index
+from service.http.api import create_app
 
 NEWSQA = [sys.executable, "-c", "from service.cli import main; main()"]
 ARTICLES = {

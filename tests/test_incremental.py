@@ -22,7 +22,7 @@ from indexer.clean import Document
 from indexer.embed import Embedder, passage_input
 from indexer.settings import Settings, load_settings
 from indexer.store import DENSE, MANIFEST, PASSAGES, VECTORS, StoredIndex, load_index
-from service.index import MODES, Index
+from service.core.index import MODES, Index
 
 ADDED = "004_35521d4b9ef64c69"
 UPDATED = "001_1a9902fd9a5f4459"

@@ -39,8 +39,8 @@ from indexer.embed import Embedder
 from indexer.settings import Settings, load_settings
 from indexer.sources import RawArticle
 from indexer.store import DOCUMENTS, load_index
-from service.api import create_app
-from service.index import Index
+from service.core.index import Index
+from service.http.api import create_app
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -23,7 +23,7 @@ from indexer.errors import IndexFormatError
 from indexer.settings import DEFAULT_MODEL, Settings, load_settings
 from indexer.store import stale_prompts
 from indexer.text import for_model
-from service.index import MODES, Index
+from service.core.index import MODES, Index
 
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 OTHER_PROMPTS = {"query": "search_query: ", "passage": "search_document: "}

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from indexer.embed import Embedder
 from indexer.settings import Settings
-from service.api import create_app
-from service.index import Index
+from service.core.index import Index
+from service.http.api import create_app
 
 QUESTION = "How many communes in Son La met the new rural standards?"
 

@@ -14,7 +14,7 @@ import pytest
 from helpers import serving
 
 from indexer.settings import load_settings
-from service.api import create_app
+from service.http.api import create_app
 
 try:
     from playwright.sync_api import Error as PlaywrightError  # conftest.py's browser fixture uses it

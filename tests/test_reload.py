@@ -19,8 +19,8 @@ from indexer.embed import Embedder
 from indexer.errors import ConfigError
 from indexer.settings import Settings, load_settings
 from indexer.store import DENSE, load_index
-from service.api import create_app
-from service.index import Index
+from service.core.index import Index
+from service.http.api import create_app
 
 TOKEN = "reload-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -135,7 +135,7 @@ def test_polling_picks_up_a_new_version(index_copy, embedder):
 
 
 def test_polling_logs_a_broken_version_once_and_keeps_serving(index_copy, embedder, caplog):
-    caplog.set_level(logging.ERROR, logger="service.reload")
+    caplog.set_level(logging.ERROR, logger="service.http.reload")
     settings = settings_for(index_copy, interval=0.05)
     with TestClient(create_app(settings, embedder)) as client:
         before = served(client)
@@ -144,7 +144,7 @@ def test_polling_logs_a_broken_version_once_and_keeps_serving(index_copy, embedd
         time.sleep(1)  # about 20 more polls
         assert served(client) == before
         assert reloads(client, "auto", "failed") == 1
-        messages = [r.getMessage() for r in caplog.records if r.name == "service.reload"]
+        messages = [r.getMessage() for r in caplog.records if r.name == "service.http.reload"]
         assert len(messages) == 1
         assert messages[0].startswith(f"not serving index version {index_copy / 'versions' / name}: ")
 

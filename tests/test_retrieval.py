@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.errors import QueryError
 from indexer.text import terms
-from service.answer import Vocabulary
-from service.index import top_positive
+from service.core.errors import QueryError
+from service.core.index import top_positive
+from service.core.lexical import Vocabulary
 
 QUESTIONS = Path(__file__).parents[1] / "eval" / "questions.jsonl"
 

@@ -16,9 +16,9 @@ from helpers import serving
 from pydantic import SecretStr
 
 from indexer.settings import Settings, load_settings
-from service.api import create_app
-from service.index import Index
-from service.security import require_admin
+from service.core.index import Index
+from service.http.api import create_app
+from service.http.security import require_admin
 
 READER_TOKEN = "reader-s3cret"
 ADMIN_TOKEN = "admin-s3cret"

@@ -16,7 +16,7 @@ from eval.run import load_questions, relevant_passages
 from indexer.embed import Embedder
 from indexer.settings import load_settings
 from indexer.text import MAX_SENTENCE_WORDS, MIN_PIECE_WORDS, sentence_spans, unpunctuated
-from service.index import Index
+from service.core.index import Index
 
 ARTICLES = sorted((Path(__file__).parents[1] / "data" / "articles").glob("*.txt"))
 # The sentence punctuation and quotes an archive of unbroken text has lost.

@@ -1,11 +1,11 @@
-"""Short answers (service/spans.py): answer types of questions, and the phrase each type finds in
+"""Short answers (service/core/spans.py): answer types of questions, and the phrase each type finds in
 real sentences of the bundled articles."""
 
 from __future__ import annotations
 
 import pytest
 
-from service.spans import best_span, head_noun, question_type
+from service.core.spans import best_span, head_noun, question_type
 
 # (question, the answer type it asks for)
 TYPES = [

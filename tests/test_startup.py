@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from indexer.settings import Settings
-from service.index import Index
+from service.core.index import Index
 
 # It starts `newsqa` processes of its own.
 pytestmark = [pytest.mark.subprocess, pytest.mark.slow]

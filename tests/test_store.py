@@ -13,7 +13,7 @@ from helpers import NEEDS_SMAPS, resident_bytes
 from indexer import store
 from indexer.errors import IndexFormatError, IndexNotFoundError, NoDocumentsError
 from indexer.settings import load_settings
-from service.index import Index
+from service.core.index import Index
 
 
 @pytest.fixture()

@@ -20,8 +20,8 @@ from helpers import serving
 from pydantic import SecretStr
 
 from indexer.settings import Settings, load_settings
-from service.api import create_app
-from service.index import Index
+from service.core.index import Index
+from service.http.api import create_app
 
 TOKEN = "stored-script-admin"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -1,4 +1,4 @@
-"""Questions as concepts over the archive's languages (service/translate.py): every form that
+"""Questions as concepts over the archive's languages (service/core/translate.py): every form that
 stands for a word in any language counts as that word, once."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from helpers import write_dictd
 
 from indexer.lexicon import find_dictionaries
 from indexer.text import terms
-from service.translate import Translator
+from service.core.translate import Translator
 
 NORWEGIAN = (
     "Flommen skadet 1 850 hektar ris. Inspeksjonskomiteen og folkekomiteen i Huu Lung kommune møttes "

@@ -21,7 +21,7 @@ from indexer.clean import Document
 from indexer.errors import IndexBusyError
 from indexer.settings import load_settings
 from indexer.store import DOCUMENTS, WRITE_LOCK, resolve, writer_lock
-from service.api import create_app
+from service.http.api import create_app
 
 TOKEN = "lock-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -20,7 +20,7 @@ from indexer.build import build_documents, load_documents
 from indexer.embed import Embedder
 from indexer.settings import Settings
 from indexer.store import resolve
-from service.index import Index
+from service.core.index import Index
 
 SPREAD = 0.035  # noise per dimension of a perturbed vector: cosine about 0.8 to its source
 

@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, Response
 
 from indexer.build import API_SOURCE
 from indexer.clean import Document, clean
-from indexer.errors import DocumentNotFoundError, NewsqaError, SourceError
+from indexer.errors import NewsqaError, SourceError
 from indexer.sources import RawArticle
-from service.index import Index
-from service.models import (
+from service.core.errors import DocumentNotFoundError
+from service.core.index import Index
+from service.http.reload import ConflictError, Reloader, ReloaderDep, version_of
+from service.http.schemas import (
     ADMIN_ONLY,
     CONFLICT,
     INVALID,
@@ -31,8 +33,7 @@ from service.models import (
     DocumentDeleted,
     DocumentWritten,
 )
-from service.reload import ConflictError, Reloader, ReloaderDep, version_of
-from service.security import require_admin
+from service.http.security import require_admin
 
 
 class ArticleError(NewsqaError):

@@ -28,10 +28,10 @@ from indexer.embed import Embedder
 from indexer.errors import IndexNotFoundError, NewsqaError
 from indexer.settings import Settings
 from indexer.store import load_index, resolve, writer_lock
-from service.index import Index
-from service.models import ADMIN_ONLY, CONFLICT, ReloadResponse
-from service.observability import Metrics
-from service.security import require_admin
+from service.core.index import Index
+from service.http.observability import Metrics
+from service.http.schemas import ADMIN_ONLY, CONFLICT, ReloadResponse
+from service.http.security import require_admin
 
 log = logging.getLogger(__name__)
 

@@ -80,7 +80,7 @@ def check_reader(request: Request) -> None:
 
 
 # The pages' policy: scripts, styles and requests only from this origin, nothing inline, no
-# plugins, no framing. The page and the article view are built for it (service/static).
+# plugins, no framing. The page and the article view are built for it (service/http/static).
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"

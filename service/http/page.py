@@ -17,9 +17,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from indexer.clean import Document
-from indexer.errors import DocumentNotFoundError
 from indexer.fields import is_web_url
-from service.security import check_reader
+from service.core.errors import DocumentNotFoundError
+from service.http.security import check_reader
 
 STATIC_DIR = Path(__file__).parent / "static"
 DOCS_DIR = Path(fastapi_offline.__file__).parent / "static"

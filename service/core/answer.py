@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable
 
-import bm25s
 import numpy as np
 
-from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.text import terms
-from service.models import Answer, AnswerSentence, Citation
-from service.spans import Span, best_span, head_noun, question_type
-from service.translate import Concept, Translator
+from service.core.lexical import Crosslingual, Vocabulary, terms_of
+from service.core.results import Answer, AnswerSentence, Citation
+from service.core.spans import Span, best_span, head_noun, question_type
 
 # Weights of a sentence's score, chosen on the bundled evaluation set (see docs/evaluation.md):
 # semantic similarity to the question, IDF-weighted share of the question's terms it
@@ -41,7 +36,6 @@ _ASKS_FOR_NUMBER = re.compile(
     r"|^\s*(on |in |since |until )?when\b",
     re.IGNORECASE,
 )
-_DIGIT = re.compile(r"\d")
 _FIGURE = r"\d+(?:[.,]\d+)*"  # 18.66, 8,622, 2025
 _NUMBER = re.compile(_FIGURE)
 # Words that place a question (or a sentence) before a change ("before Resolution 22 was
@@ -78,123 +72,6 @@ _NOT_CAPTION = re.compile(
     r"|[\d,;:\"“”]",
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[\w'’-]+")
-
-
-class Vocabulary:
-    """What the archive says, for weighing and checking question terms.
-
-    Read off the BM25 index's posting lists (which passages hold each term), so the
-    terms are exactly those the index was built with and nothing is re-tokenised at load.
-    """
-
-    def __init__(
-        self, lexical: bm25s.BM25, passages: list[Passage], languages: dict[str, str] | None = None
-    ) -> None:
-        languages = languages or {}
-        self.columns: dict[str, int] = lexical.vocab_dict
-        self.indptr: np.ndarray = lexical.scores["indptr"]
-        self.rows: np.ndarray = lexical.scores["indices"]
-        # A document's passages are consecutive rows (the index is built document by document).
-        self.first_row: dict[str, int] = {}
-        self.end_row: dict[str, int] = {}
-        for row, passage in enumerate(passages):
-            if passage.doc_id not in self.first_row:
-                self.first_row[passage.doc_id] = row
-            elif self.end_row[passage.doc_id] != row:
-                raise ValueError(f"the passages of {passage.doc_id!r} are not consecutive rows")
-            self.end_row[passage.doc_id] = row + 1
-        self.documents = len(self.first_row)
-        # Each passage's document, numbered in row order.
-        lengths = [self.end_row[doc_id] - first for doc_id, first in self.first_row.items()]
-        self.passage_docs = np.repeat(np.arange(self.documents, dtype=np.int64), lengths)
-        self._document_counts: dict[str, tuple[int, int]] = {}
-        # The documents a question's words are judged common among (`subject_terms`): the
-        # English ones, as questions are asked in English, when there are any; else all.
-        # In an archive half in Vietnamese, "people" is in few documents, yet common.
-        english = np.array([languages.get(doc_id, "en") == "en" for doc_id in self.first_row], dtype=bool)
-        self.peers = english if english.any() else np.ones(self.documents, dtype=bool)
-
-    def passages_with(self, term: str) -> np.ndarray:
-        """Rows of the passages (title included) that contain `term`, in row order."""
-        column = self.columns.get(term)
-        if column is None or column + 1 >= len(self.indptr):  # bm25s's empty token has no column
-            return self.rows[:0]
-        return self.rows[self.indptr[column] : self.indptr[column + 1]]
-
-    def idf(self, term: str) -> float | None:
-        """Inverse passage frequency of `term`; None for a term the archive never uses."""
-        seen = len(self.passages_with(term))
-        return math.log(1 + len(self.passage_docs) / seen) if seen else None
-
-    def best_idf(self, forms: Iterable[str]) -> float | None:
-        """The highest `idf` among the forms of a word (None when the archive uses none): what
-        a question's word weighs, whatever language its passages say it in."""
-        return max((idf for form in forms if (idf := self.idf(form)) is not None), default=None)
-
-    def document_count(self, term: str, peers: bool = False) -> int:
-        """How many documents contain `term` (of the `peers` only, if so); counted once per
-        known term, then remembered."""
-        counts = self._document_counts.get(term)
-        if counts is None:
-            # A mask, not np.unique: no sort of a posting list that may hold most of a large
-            # archive's passages (22 ms a question at 200k passages).
-            present = np.zeros(self.documents, dtype=bool)
-            present[self.passage_docs[self.passages_with(term)]] = True
-            counts = int(np.count_nonzero(present)), int(np.count_nonzero(present & self.peers))
-            if term in self.columns:
-                self._document_counts[term] = counts
-        return counts[1] if peers else counts[0]
-
-    def mentions(self, doc_id: str, term: str) -> bool:
-        """Whether document `doc_id` contains `term`: a binary search of the term's posting
-        list for the document's rows, not a pass over the list."""
-        rows = self.passages_with(term)
-        at = int(np.searchsorted(rows, self.first_row[doc_id]))
-        return at < len(rows) and int(rows[at]) < self.end_row[doc_id]
-
-    def unknown_numbers(self, question: str) -> list[str]:
-        """Numbers in the question (years, figures, document numbers) the archive never mentions."""
-        return [
-            word
-            for word in re.findall(r"\w*\d\w*", question)
-            if any(self.idf(term) is None for term in terms(word))
-        ]
-
-    def subject_documents(
-        self, question: str, among: Iterable[str], checks: Callable[[str, str], frozenset[str]] | None = None
-    ) -> set[str] | None:
-        """Those of the documents `among` that mention every name and number of the question
-        that picks out a subject, or None when it names none.
-
-        Such terms come from words capitalised after the first, or with a digit, and are
-        known to the archive but mentioned in at most half of its documents ("Na Sang",
-        "CT03"; not "Party" or "Committee"). `checks(term, doc_id)` gives the forms of a term
-        that count as it in a document (service/translate.py: "qui" is "Quy" stemmed as
-        English, "quy" as Norwegian), none where the document's language cannot say it."""
-        subject: set[str] | None = None
-        for term in self.subject_terms(question):
-            mentioning = {
-                doc_id
-                for doc_id in among
-                if (forms := checks(term, doc_id) if checks else frozenset([term])) == frozenset()
-                or any(self.mentions(doc_id, form) for form in forms)
-            }
-            subject = mentioning if subject is None else subject & mentioning
-        return subject
-
-    def subject_terms(self, question: str, among: float | None = None) -> set[str]:
-        """The terms of the question's names and numbers that pick out a subject: from words
-        capitalised after the first, or with a digit, known to the archive and mentioned in
-        at most `among` of its English documents (`peers`; half of them by default)."""
-        words = _WORD.findall(question)[1:]
-        named = {term for word in words if word[0].isupper() or _DIGIT.search(word) for term in terms(word)}
-        most = int(np.count_nonzero(self.peers)) / 2 if among is None else among
-        return {
-            term
-            for term in named
-            if self.document_count(term) and self.document_count(term, peers=True) <= most
-        }
 
 
 def asks_for_number(question: str) -> bool:
@@ -227,39 +104,6 @@ SentencesOf = Callable[[Citation], tuple[list[tuple[int, int]], np.ndarray]]
 # it stands in with this times the IDF-weighted share of the question's words it holds
 # (translated), chosen on the cross-lingual questions of the evaluation set.
 FOREIGN_SIMILARITY = 0.6
-
-
-@dataclass(frozen=True)
-class Crosslingual:
-    """How to read sentences of other languages than the question's English: the question's
-    words as concepts over the archive's languages (service/translate.py), and which
-    languages the model understands."""
-
-    concepts: list[Concept]
-    covered: Callable[[str], bool]
-    translator: Translator
-
-    def present(self, text: str, language: str) -> frozenset[str]:
-        """The terms of `text` (in `language`), with the English term of each of the question's
-        words it holds in any form: a Norwegian sentence with "stormen" holds "storm"."""
-        found = _terms_of(text, language)
-        if language == "en":
-            return found
-        return found | {concept.key for concept in self.concepts if concept.members & found}
-
-    def forms(self, term: str, language: str) -> frozenset[str]:
-        """The forms of the question's term `term` that a text in `language` may use, or none
-        when it cannot be checked there: an English word ("Deputy") that no passage in that
-        language says in any form. A name ("Huu Lung", "Thao Nguyen") and a number can."""
-        if language == "en":
-            return frozenset([term])
-        concepts = [concept for concept in self.concepts if concept.key == term]
-        forms = frozenset([term]).union(*(concept.members for concept in concepts))
-        if self.translator.knows(forms, language):
-            return forms
-        # A name or a number must be there as it is; an English word it may say otherwise.
-        english = any(concept.word in self.translator.english_words for concept in concepts)
-        return frozenset() if english and not any(ch.isdigit() for ch in term) else forms
 
 
 def extract_answer(
@@ -452,24 +296,17 @@ def _tighten(text: str, start: int, end: int, wanted: dict[str, float]) -> tuple
     clauses = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
     if len(clauses) == 1:
         return start, end
-    overlaps = [_overlap(wanted, _terms_of(text[s:e])) for s, e in clauses]
+    overlaps = [_overlap(wanted, terms_of(text[s:e])) for s, e in clauses]
     best = max(overlaps)
     if overlaps.count(best) > 1:
         return start, end
     return clauses[overlaps.index(best)]
 
 
-@lru_cache(maxsize=8192)
-def _terms_of(sentence: str, language: str = "en") -> frozenset[str]:
-    """The terms of a sentence, remembered: a sentence is scored once for each passage that
-    holds it, and the stories in the news are asked about again and again."""
-    return frozenset(terms(sentence, language))
-
-
 def _reader(crosslingual: Crosslingual | None, language: str) -> Callable[[str], frozenset[str]]:
     """How to read the terms of a document's text: as English, or through the question's concepts."""
     if crosslingual is None:
-        return _terms_of
+        return terms_of
     return lambda text: crosslingual.present(text, language)
 
 

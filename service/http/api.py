@@ -16,32 +16,30 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from indexer.embed import Embedder
-from indexer.errors import DocumentNotFoundError, IndexBusyError, IndexWriteError, NewsqaError, QueryError
+from indexer.errors import IndexBusyError, IndexWriteError, NewsqaError
 from indexer.settings import Mode, Settings, load_settings
-from service.documents import ArticleError
-from service.documents import router as documents_router
-from service.index import Index
-from service.models import (
+from service.core.errors import DocumentNotFoundError, QueryError
+from service.core.index import Index
+from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, AskResponse, SearchResponse
+from service.http.documents import ArticleError
+from service.http.documents import router as documents_router
+from service.http.observability import annotate, instrument
+from service.http.page import docs_router
+from service.http.page import router as page_router
+from service.http.reload import ConflictError, IndexUnavailableError, Reloader, version_of
+from service.http.reload import router as admin_router
+from service.http.schemas import (
     INVALID,
-    MAX_QUESTION_CHARS,
-    MAX_TOP_K,
     NOT_FOUND,
     TOO_LARGE,
     UNAUTHORIZED,
     UNAVAILABLE,
     UNREADABLE,
     AskRequest,
-    AskResponse,
     DocumentResponse,
     HealthResponse,
-    SearchResponse,
 )
-from service.observability import annotate, instrument
-from service.page import docs_router
-from service.page import router as page_router
-from service.reload import ConflictError, IndexUnavailableError, Reloader, version_of
-from service.reload import router as admin_router
-from service.security import protect, require_reader
+from service.http.security import protect, require_reader
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +154,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         description="Semantic search and extractive question answering over a news archive, "
         "with every answer cited by document id and exact character offsets.",
         lifespan=lifespan,
-        # /docs and /redoc are served from installed files (service/page.py), not a CDN.
+        # /docs and /redoc are served from installed files (service/http/page.py), not a CDN.
         docs_url=None,
         redoc_url=None,
         # No redirect from `/search/` to `/search`: Starlette builds it from the request's Host

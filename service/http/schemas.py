@@ -1,4 +1,5 @@
-"""Request and response shapes of the API; the CLI's `--json` prints the same."""
+"""The HTTP API's own shapes: request bodies, documents, health, writes and error bodies, and
+the limits on them. What a search or question returns is the core's (service/core/results.py)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,9 @@ from indexer.fields import (
     MAX_URL_CHARS,
 )
 from indexer.settings import Mode
+from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K
 
 T = TypeVar("T")
-
-MAX_TOP_K = 50
-MAX_QUESTION_CHARS = 1000
 
 MAX_BATCH = 100
 
@@ -43,61 +42,6 @@ class AskRequest(BaseModel):
         if not question.strip():
             raise PydanticCustomError("blank", "must not be blank")
         return question
-
-
-class Citation(BaseModel):
-    """A retrieved passage: `text == document.text[start:end]` of document `doc_id`."""
-
-    rank: int
-    doc_id: str
-    title: str
-    chunk_id: str
-    text: str
-    start: int
-    end: int
-    score: float
-    language: str = "en"
-
-
-class AnswerSentence(BaseModel):
-    """The sentence (or clause) that holds the answer: `text == document.text[start:end]`."""
-
-    text: str
-    start: int
-    end: int
-
-
-class Answer(BaseModel):
-    """The extractive answer: the short phrase that answers (`text == document.text[start:end]`
-    of document `doc_id`), inside `sentence`. `type` is its answer type (person, organisation,
-    date, number, place, list, name, thing), or "sentence" when the answer is the sentence.
-    `language` is the document's; for a sentence in another language than English, `gloss` is
-    its word-by-word English gloss from the installed dictionary (not a translation, and never
-    part of the cited text)."""
-
-    text: str
-    doc_id: str
-    start: int
-    end: int
-    score: float
-    type: str = "sentence"
-    sentence: AnswerSentence
-    language: str = "en"
-    gloss: str | None = None
-
-
-class AskResponse(BaseModel):
-    question: str
-    answer: Answer | None
-    abstained: bool
-    citations: list[Citation]
-    took_ms: float
-
-
-class SearchResponse(BaseModel):
-    query: str
-    results: list[Citation]
-    took_ms: float
 
 
 class DocumentResponse(BaseModel):

@@ -7,7 +7,6 @@ from collections.abc import Collection, Iterable
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, overload
 
 import bm25s
 import numpy as np
@@ -16,22 +15,21 @@ from indexer.build import BuildReport, build_index
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.embed import Embedder
-from indexer.errors import DocumentNotFoundError, QueryError
 from indexer.lexicon import dictionaries
 from indexer.settings import Mode, Settings
 from indexer.store import StoredIndex, load_index, prefetch
 from indexer.text import terms
-from service.answer import Crosslingual, Vocabulary, extract_answer
-from service.models import MAX_QUESTION_CHARS, MAX_TOP_K, Answer, AskResponse, Citation, SearchResponse
-from service.translate import Concept, Translator
+from service.core.answer import extract_answer
+from service.core.errors import DocumentNotFoundError, QueryError
+from service.core.fusion import coverage, fuse
+from service.core.lexical import Crosslingual, Vocabulary
+from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, Answer, AskResponse, Citation, SearchResponse
+from service.core.translate import Concept, Translator
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
-# What a passage in a language the model does not cover scores in hybrid fusion, times the
-# share of the question's words it holds: on the scale of a cosine plus the lexical part,
-# chosen on the cross-lingual questions of the evaluation set (docs/evaluation.md).
-FOREIGN_WEIGHT = 1.15
-# ... and is answered from when it holds at least this many of the question's words, as well
-# as `crosslingual_threshold` of them: "the speed of light" matches a Norwegian "hastighet".
+# A passage in a language the model does not cover is answered from when it holds at least
+# this many of the question's words, as well as `crosslingual_threshold` of them: "the speed
+# of light" matches a Norwegian "hastighet".
 FOREIGN_MIN_WORDS = 2
 # BM25 ranking runs here while the asking thread searches FAISS (see `Index._rank`); one
 # worker for each of a few questions at once, which is as many as two cores serve well.
@@ -130,7 +128,7 @@ class Index:
         if not confident and ranked and concepts is not None and self.foreign_rows[ranked[0][0]]:
             # A passage the model cannot read is answered from when it holds enough of the
             # question's words, in any form: the cosine says nothing about it.
-            share, words = self._coverage(concepts, [ranked[0][0]], count=True)
+            share, words = coverage(self.vocabulary, concepts, [ranked[0][0]], count=True)
             confident = share[0] >= self.settings.crosslingual_threshold and words[0] >= FOREIGN_MIN_WORDS
         answer = None
         if citations and confident and not self.vocabulary.unknown_numbers(question):
@@ -187,7 +185,17 @@ class Index:
         if lexical is not None and mode == "lexical":  # ask: the nearest passage decides abstention
             return lexical.result(), nearest
         dense = self._dense(vector, nearest)
-        ranked = dense if lexical is None else self._fuse(dense, lexical.result(), query)
+        if lexical is None:
+            return dense[:top_k], nearest
+        ranked = fuse(
+            dense,
+            lexical.result(),
+            query,
+            lexical_weight=self.settings.lexical_weight,
+            foreign_rows=self.foreign_rows,
+            translator=self.translator,
+            vocabulary=self.vocabulary,
+        )
         return ranked[:top_k], nearest
 
     def _citations(self, query: str, vector: np.ndarray | None, top_k: int, mode: Mode) -> list[Citation]:
@@ -279,60 +287,6 @@ class Index:
                 best[rows] = np.maximum(best[rows], matrix["data"][first:last])
             scores = scores + concept.weight * best
         return scores
-
-    @overload
-    def _coverage(self, concepts: list[Concept], rows: list[int]) -> np.ndarray: ...
-    @overload
-    def _coverage(
-        self, concepts: list[Concept], rows: list[int], count: Literal[True]
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def _coverage(
-        self, concepts: list[Concept], rows: list[int], count: bool = False
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """For each of `rows`, the IDF-weighted share of the question's concepts (those the
-        archive knows in some form) that the passage holds in some form."""
-        holds = np.zeros((len(rows), len(concepts)), dtype=bool)
-        weights = np.zeros(len(concepts))
-        at = np.asarray(rows)
-        for i, concept in enumerate(concepts):
-            weight = self.vocabulary.best_idf(concept.members)
-            if weight is None:
-                continue
-            weights[i] = weight
-            for term in concept.members:
-                rows_with = self.vocabulary.passages_with(term)  # sorted: a binary search per row
-                if not len(rows_with):
-                    continue
-                found = np.minimum(np.searchsorted(rows_with, at), len(rows_with) - 1)
-                holds[:, i] |= rows_with[found] == at
-        total = weights.sum()
-        shares = holds @ weights / total if total else np.zeros(len(rows))
-        return (shares, (holds & (weights > 0)).sum(axis=1)) if count else shares
-
-    def _fuse(
-        self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], query: str
-    ) -> list[tuple[int, float]]:
-        """Weighted score fusion: cosine plus `lexical_weight` times the BM25 score relative
-        to the query's best, so a strong lexical match lifts a passage without drowning
-        the semantic ranking. A passage only BM25 found counts the lowest dense score.
-
-        A passage in a language the model does not cover has no meaningful cosine: it scores
-        `FOREIGN_WEIGHT` times the geometric mean of its BM25 score relative to the query's
-        best and the share of the question's words it holds in some form (`_coverage`). BM25
-        alone would favour it on words rare only because its language's passages are few."""
-        best = max((score for _, score in lexical), default=0.0) or 1.0
-        fused = dict(dense)
-        floor = min(fused.values(), default=0.0)
-        for row, score in lexical:
-            fused[row] = fused.get(row, floor) + self.settings.lexical_weight * score / best
-        foreign = [row for row in fused if self.foreign_rows[row]]
-        if foreign and self.translator is not None:
-            matched = dict(lexical)
-            relative = np.array([matched.get(row, 0.0) / best for row in foreign])
-            shares = self._coverage(self.translator.concepts(query), foreign)
-            fused.update(zip(foreign, (FOREIGN_WEIGHT * np.sqrt(relative * shares)).tolist(), strict=True))
-        return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
     def _cite_answer(
         self, answer: Answer, ranked: list[tuple[int, float]], citations: list[Citation]
