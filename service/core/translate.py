@@ -95,7 +95,7 @@ class Translator:
         }
         self._cache: dict[tuple[str, str], frozenset[str]] = {}
         # A question's concepts are wanted thrice (lexical ranking, fusion, the answer).
-        self.concepts = lru_cache(maxsize=256)(self._concepts)  # type: ignore[method-assign]
+        self.concepts = lru_cache(maxsize=256)(self._concepts)
 
     @property
     def languages(self) -> list[str]:
