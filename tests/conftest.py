@@ -3,6 +3,7 @@ and the markers that give `make test-fast` its loop (pyproject.toml lists them).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,15 @@ def bundled(bundled_settings: Settings, embedder: Embedder) -> Index:
     """An index of the five bundled articles, built once per test session."""
     index, _ = Index.build([bundled_settings.articles_dir], bundled_settings, embedder)
     return index
+
+
+@pytest.fixture
+def index_copy(bundled: Index, bundled_settings: Settings, tmp_path: Path) -> Path:
+    """A copy of the bundled index to change, its root folder (the `current` link is relative,
+    so it follows)."""
+    root = tmp_path / "index"
+    shutil.copytree(bundled_settings.index_dir, root, symlinks=True)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +19,20 @@ import uvicorn
 from fastapi import FastAPI
 
 from indexer.store import MANIFEST, file_sha256
+
+# The `newsqa` command, run by this interpreter (so with the code under test).
+NEWSQA = [sys.executable, "-c", "from service.cli import main; main()"]
+
+
+def newsqa(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `newsqa args...` in a process of its own; its output as text."""
+    return subprocess.run(
+        [*NEWSQA, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def free_port() -> int:

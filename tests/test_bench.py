@@ -11,7 +11,7 @@ import pytest
 
 from eval.bench import against_naive, parse_scale
 from indexer.backends import BACKENDS, installed
-from tests.test_cli import newsqa
+from tests.helpers import newsqa
 
 
 def test_a_small_bench_writes_its_report(tmp_path):

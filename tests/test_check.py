@@ -4,33 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from helpers import rerecord
 
 from indexer.check import check_index
 from indexer.embed import Embedder
-from indexer.settings import Settings
 from indexer.store import DENSE, FORMAT_VERSION, PASSAGES, SENTENCES
-from service.core.index import Index
 
 
 def newsqa(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", "from service.cli import main; main()", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ})
-
-
-@pytest.fixture
-def index_copy(bundled: Index, bundled_settings: Settings, tmp_path: Path) -> Path:
-    """A copy of the bundled index (its `current` link is relative, so it follows)."""
-    root = tmp_path / "index"
-    shutil.copytree(bundled_settings.index_dir, root, symlinks=True)
-    return root
 
 
 def version(root: Path) -> Path:

@@ -17,17 +17,7 @@ from pathlib import Path
 
 import pytest
 
-NEWSQA = [sys.executable, "-c", "from service.cli import main; main()"]
-
-
-def newsqa(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*NEWSQA, *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
+from tests.helpers import NEWSQA, newsqa
 
 
 def newsqa_on_terminal(*args: str) -> tuple[int, str, str]:

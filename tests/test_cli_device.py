@@ -11,7 +11,7 @@ from indexer import backends
 from indexer.embed import Embedder
 from indexer.errors import ConfigError
 from indexer.settings import load_settings
-from tests.test_cli import newsqa
+from tests.helpers import newsqa
 
 
 def test_auto_resolves_to_the_cpu_without_a_gpu():

@@ -164,7 +164,7 @@ def small_index(tmp_path_factory, embedder) -> Path:
 
 
 @pytest.fixture
-def index_copy(small_index, tmp_path) -> Path:
+def small_copy(small_index, tmp_path) -> Path:
     root = tmp_path / "index"
     shutil.copytree(small_index, root, symlinks=True)
     return root
@@ -184,26 +184,26 @@ def damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["truncated", "garbled"])
 @pytest.mark.parametrize("name", DAMAGEABLE)
-def test_a_damaged_file_is_named_with_how_to_rebuild(index_copy, embedder, name, how):
-    path = resolve(index_copy) / name
+def test_a_damaged_file_is_named_with_how_to_rebuild(small_copy, embedder, name, how):
+    path = resolve(small_copy) / name
     damage(path, how)
     with pytest.raises(IndexFormatError) as raised:
-        Index.load(load_settings(index_dir=index_copy), embedder)
+        Index.load(load_settings(index_dir=small_copy), embedder)
     message = str(raised.value)
     # bm25s reads its files together: a garbled one is named by their folder.
     named = path.parent if name.startswith("lexical/") and how == "garbled" else path
     assert message.startswith(f"{named}: "), message
-    assert message.endswith(f"rebuild it with `newsqa index --index-dir {index_copy}`"), message
+    assert message.endswith(f"rebuild it with `newsqa index --index-dir {small_copy}`"), message
     assert "\n" not in message
 
 
 @pytest.mark.parametrize(("name", "how"), [("dense.faiss", "garbled"), ("passages.jsonl", "truncated")])
-def test_the_api_answers_503_naming_the_damaged_file(index_copy, embedder, name, how):
-    path = resolve(index_copy) / name
+def test_the_api_answers_503_naming_the_damaged_file(small_copy, embedder, name, how):
+    path = resolve(small_copy) / name
     damage(path, how)
     with pytest.raises(IndexFormatError) as raised:
-        Index.load(load_settings(index_dir=index_copy), embedder)
-    with TestClient(create_app(load_settings(index_dir=index_copy), embedder)) as test_client:
+        Index.load(load_settings(index_dir=small_copy), embedder)
+    with TestClient(create_app(load_settings(index_dir=small_copy), embedder)) as test_client:
         for response in (
             test_client.get("/health"),
             test_client.post("/ask", json={"question": "Which roads were paved?"}),
@@ -217,25 +217,25 @@ def newsqa(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*NEWSQA, *args], capture_output=True, text=True, timeout=300)
 
 
-def test_the_cli_says_which_file_is_damaged_in_one_line(index_copy):
-    path = resolve(index_copy) / "documents.jsonl"
+def test_the_cli_says_which_file_is_damaged_in_one_line(small_copy):
+    path = resolve(small_copy) / "documents.jsonl"
     damage(path, "garbled")
     for command in ("search", "ask"):
-        result = newsqa(command, "roads", "--index-dir", str(index_copy))
+        result = newsqa(command, "roads", "--index-dir", str(small_copy))
         assert result.returncode == 1
         assert "Traceback" not in result.stderr and result.stdout == ""
         (line,) = [line for line in result.stderr.splitlines() if "damaged" in line]
         assert line.startswith(f"newsqa: error: {path}: damaged, cannot be read (")
-        assert line.endswith(f"rebuild it with `newsqa index --index-dir {index_copy}`")
+        assert line.endswith(f"rebuild it with `newsqa index --index-dir {small_copy}`")
 
 
-def test_serve_stays_up_and_answers_503_on_a_damaged_index(index_copy):
+def test_serve_stays_up_and_answers_503_on_a_damaged_index(small_copy):
     # A supervisor restarting a service that exits would loop; staying up lets probes see why.
-    path = resolve(index_copy) / "dense.faiss"
+    path = resolve(small_copy) / "dense.faiss"
     damage(path, "garbled")
     port = free_port()
     server = subprocess.Popen(
-        [*NEWSQA, "serve", "--index-dir", str(index_copy), "--port", str(port)],
+        [*NEWSQA, "serve", "--index-dir", str(small_copy), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

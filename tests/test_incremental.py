@@ -76,10 +76,9 @@ def inputs(stored: StoredIndex) -> list[str]:
 
 
 @pytest.fixture
-def index_copy(bundled: Index, bundled_settings: Settings, tmp_path: Path) -> Settings:
-    """Settings for a copy of the bundled index (its `current` link is relative, so it follows)."""
-    shutil.copytree(bundled_settings.index_dir, tmp_path / "index", symlinks=True)
-    return load_settings(index_dir=tmp_path / "index")
+def copy_settings(index_copy: Path) -> Settings:
+    """Settings for a copy of the bundled index."""
+    return load_settings(index_dir=index_copy)
 
 
 def make_older(folder: Path) -> None:
@@ -175,29 +174,29 @@ def test_a_reindex_equals_a_full_rebuild_and_embeds_only_what_changed(bundled_se
     assert check_index(settings.index_dir, embedder).problems == []
 
 
-def test_an_unchanged_folder_embeds_nothing_and_full_embeds_everything(index_copy, embedder):
-    before = load_index(index_copy.index_dir)
+def test_an_unchanged_folder_embeds_nothing_and_full_embeds_everything(copy_settings, embedder):
+    before = load_index(copy_settings.index_dir)
     spy = counting(embedder)
-    report = build_index([index_copy.articles_dir], index_copy, spy)
+    report = build_index([copy_settings.articles_dir], copy_settings, spy)
     assert spy.embedded == [] and spy.measured == []  # nothing embedded, nothing chunked again
     assert report.path != before.path
     assert (
         report.changes.summary()
         == "added 0, updated 0, removed 0, unchanged 5; embedded 0 passages, reused 60"
     )
-    after = load_index(index_copy.index_dir)
+    after = load_index(copy_settings.index_dir)
     assert after.passages == before.passages
     assert after.vectors is not None and before.vectors is not None
     assert np.array_equal(after.vectors, before.vectors)
 
-    report = build_index([index_copy.articles_dir], index_copy, spy, full=True)
+    report = build_index([copy_settings.articles_dir], copy_settings, spy, full=True)
     assert sorted(spy.embedded) == sorted(inputs(before))
     assert (report.changes.embedded, report.changes.reused, report.changes.unchanged) == (60, 0, 5)
     assert spy.measured
 
 
-def test_passages_with_wrong_offsets_are_chunked_again_not_copied(index_copy, bundled, embedder):
-    path = (index_copy.index_dir / "current").resolve() / PASSAGES
+def test_passages_with_wrong_offsets_are_chunked_again_not_copied(copy_settings, bundled, embedder):
+    path = (copy_settings.index_dir / "current").resolve() / PASSAGES
     lines = path.read_text().splitlines()
     damaged = json.loads(lines[3])
     damaged["start"] += 1
@@ -208,18 +207,18 @@ def test_passages_with_wrong_offsets_are_chunked_again_not_copied(index_copy, bu
     (path.parent / MANIFEST).write_text(json.dumps(manifest))
 
     spy = counting(embedder)
-    build_index([index_copy.articles_dir], index_copy, spy)
-    assert load_index(index_copy.index_dir).passages == bundled.passages
+    build_index([copy_settings.articles_dir], copy_settings, spy)
+    assert load_index(copy_settings.index_dir).passages == bundled.passages
     measured_titles = {text.split("\n", 1)[0] for text in spy.measured}
     assert measured_titles == {bundled.documents[damaged["doc_id"]].title}
-    assert check_index(index_copy.index_dir, embedder).problems == []
+    assert check_index(copy_settings.index_dir, embedder).problems == []
 
 
-def test_other_chunk_settings_chunk_and_embed_again(index_copy, embedder):
-    before = load_index(index_copy.index_dir)
-    smaller = index_copy.model_copy(update={"chunk_tokens": 96})
+def test_other_chunk_settings_chunk_and_embed_again(copy_settings, embedder):
+    before = load_index(copy_settings.index_dir)
+    smaller = copy_settings.model_copy(update={"chunk_tokens": 96})
     spy = counting(embedder)
-    report = build_index([index_copy.articles_dir], smaller, spy)
+    report = build_index([copy_settings.articles_dir], smaller, spy)
     after = load_index(smaller.index_dir)
     assert after.passages == chunk_documents(list(before.documents.values()), smaller, embedder)
     assert len(after.passages) > len(before.passages)
@@ -232,20 +231,20 @@ def api_document(doc_id: str, title: str, text: str) -> Document:
     return Document(doc_id=doc_id, title=title, text=text, language="en", source="api", sha256=sha)
 
 
-def test_a_folder_reindex_keeps_api_documents_unless_a_file_has_their_id(index_copy, embedder, tmp_path):
+def test_a_folder_reindex_keeps_api_documents_unless_a_file_has_their_id(copy_settings, embedder, tmp_path):
     note = api_document(
         "harvest-note", "Tea harvest", "Growers in Bac Yen picked the first tea of the season on May 2."
     )
-    current = list(load_index(index_copy.index_dir).documents.values())
+    current = list(load_index(copy_settings.index_dir).documents.values())
     spy = counting(embedder)
-    report = build_documents([*current, note], index_copy, spy)  # as POST /documents does
+    report = build_documents([*current, note], copy_settings, spy)  # as POST /documents does
     assert report.changes.added == ("harvest-note",) and report.changes.unchanged == 5
     assert spy.embedded == [passage_input(note.title, note.text)]
 
     # The folder lacks the note: re-indexing it keeps the note, and embeds nothing.
-    report = build_index([index_copy.articles_dir], index_copy, spy)
+    report = build_index([copy_settings.articles_dir], copy_settings, spy)
     assert (report.changes.removed, report.changes.unchanged, report.changes.embedded) == ((), 6, 0)
-    index = Index.load(index_copy, embedder)
+    index = Index.load(copy_settings, embedder)
     assert index.documents["harvest-note"] == note
     assert index.search("Bac Yen tea harvest", 1).results[0].doc_id == "harvest-note"
 
@@ -253,9 +252,9 @@ def test_a_folder_reindex_keeps_api_documents_unless_a_file_has_their_id(index_c
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "harvest-note.txt").write_text("Tea harvest\n\nGrowers in Bac Yen picked tea on May 3.")
-    report = build_index([index_copy.articles_dir, extra], index_copy, spy)
+    report = build_index([copy_settings.articles_dir, extra], copy_settings, spy)
     assert (report.changes.updated, report.changes.unchanged) == (("harvest-note",), 5)
-    replaced = load_index(index_copy.index_dir).documents["harvest-note"]
+    replaced = load_index(copy_settings.index_dir).documents["harvest-note"]
     assert replaced.source == str(extra / "harvest-note.txt")
     assert replaced.text == "Growers in Bac Yen picked tea on May 3."
 
@@ -302,30 +301,30 @@ def truncated_vectors(version: Path) -> None:
 
 @pytest.mark.parametrize("damage", [without_vectors, truncated_vectors])
 def test_a_previous_version_without_usable_vectors_means_embedding_everything(
-    index_copy, embedder, damage, caplog
+    copy_settings, embedder, damage, caplog
 ):
-    version = (index_copy.index_dir / "current").resolve()
+    version = (copy_settings.index_dir / "current").resolve()
     damage(version)
     spy = counting(embedder)
     with caplog.at_level(logging.WARNING):
-        report = build_index([index_copy.articles_dir], index_copy, spy)
+        report = build_index([copy_settings.articles_dir], copy_settings, spy)
     assert (report.changes.embedded, report.changes.reused) == (60, 0)
     if damage is truncated_vectors:  # the damaged version cannot be compared with: all is new
         assert report.changes.added and "previous index not used" in caplog.text
     else:  # an older version loads and is compared with, it just has no vectors to give
         assert report.changes.unchanged == 5
         assert load_index(version).vectors is None
-    assert check_index(index_copy.index_dir, embedder).problems == []
+    assert check_index(copy_settings.index_dir, embedder).problems == []
 
 
-def test_check_finds_vectors_that_differ_from_the_faiss_index(index_copy):
-    version = (index_copy.index_dir / "current").resolve()
+def test_check_finds_vectors_that_differ_from_the_faiss_index(copy_settings):
+    version = (copy_settings.index_dir / "current").resolve()
     path = version / VECTORS
     vectors = np.load(path)
     vectors[[0, 59]] = vectors[[59, 0]]  # same size, still unit vectors: only the comparison tells
     np.save(path, vectors)
     rerecord(version)
-    assert check_index(index_copy.index_dir).problems == [
+    assert check_index(copy_settings.index_dir).problems == [
         f"{path}: 2 of 60 vectors differ from those in {version / DENSE} (rows 0, 59)"
     ]
 
@@ -333,14 +332,14 @@ def test_check_finds_vectors_that_differ_from_the_faiss_index(index_copy):
     vectors[7] *= 2
     np.save(path, vectors)
     rerecord(version)
-    assert check_index(index_copy.index_dir).problems == [
+    assert check_index(copy_settings.index_dir).problems == [
         f"{path}: 1 vectors are not of unit length (rows 7)",
         f"{path}: 1 of 60 vectors differ from those in {version / DENSE} (rows 7)",
     ]
 
     np.save(path, vectors[:59])
     rerecord(version)  # as if the build itself had written 59 rows
-    assert check_index(index_copy.index_dir).problems == [f"{path}: 59 vectors for 60 passages"]
+    assert check_index(copy_settings.index_dir).problems == [f"{path}: 59 vectors for 60 passages"]
 
 
 def newsqa(*args: str) -> subprocess.CompletedProcess[str]:
@@ -348,10 +347,10 @@ def newsqa(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ})
 
 
-def test_the_command_prints_what_changed(index_copy, tmp_path):
-    folder = shutil.copytree(index_copy.articles_dir, tmp_path / "articles")
+def test_the_command_prints_what_changed(copy_settings, tmp_path):
+    folder = shutil.copytree(copy_settings.articles_dir, tmp_path / "articles")
     (folder / f"{ADDED}.txt").unlink()
-    result = newsqa("index", str(folder), "--index-dir", str(index_copy.index_dir))
+    result = newsqa("index", str(folder), "--index-dir", str(copy_settings.index_dir))
     assert result.returncode == 0, result.stderr
     changes, summary = result.stdout.splitlines()
     # The records' `source` (the file path) changed with the folder, their embedded text did not.
@@ -359,7 +358,7 @@ def test_the_command_prints_what_changed(index_copy, tmp_path):
     assert changes.endswith(f"), removed 1 ({ADDED}), unchanged 0; embedded 0 passages, reused 48")
     assert summary.startswith("indexed 4 documents, 48 passages in ")
 
-    result = newsqa("index", str(folder), "--index-dir", str(index_copy.index_dir), "--full")
+    result = newsqa("index", str(folder), "--index-dir", str(copy_settings.index_dir), "--full")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == (
         "added 0, updated 0, removed 0, unchanged 4; embedded 48 passages, reused 0"

@@ -7,7 +7,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -51,14 +50,6 @@ FUZZ_CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-
-
-@pytest.fixture
-def index_copy(bundled: Index, bundled_settings: Settings, tmp_path: Path) -> Path:
-    """A copy of the bundled index to write to (its `current` link is relative, so it follows)."""
-    root = tmp_path / "index"
-    shutil.copytree(bundled_settings.index_dir, root, symlinks=True)
-    return root
 
 
 @pytest.fixture

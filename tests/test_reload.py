@@ -28,13 +28,6 @@ COFFEE = "003_af987519a968d492"
 MEETING = "000_1bc991a037106c5e"
 
 
-@pytest.fixture
-def index_copy(bundled: Index, bundled_settings: Settings, tmp_path: Path) -> Path:
-    root = tmp_path / "index"
-    shutil.copytree(bundled_settings.index_dir, root, symlinks=True)
-    return root
-
-
 def settings_for(root: Path, interval: float) -> Settings:
     return load_settings(index_dir=root, admin_token=TOKEN, reload_interval=interval)
 
