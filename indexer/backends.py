@@ -25,9 +25,8 @@ import numpy as np
 
 from indexer.errors import ConfigError, ModelError
 
-# Fastest first: "auto" takes the first one installed. On the development machine (2 cores)
-# `newsqa bench` indexed 72-92 / 72 / 52 passages/s and a single query took about
-# 2-3 (bf16) / 4.7 / 11-12 ms with openvino / onnx / torch.
+# Fastest first: "auto" takes the first one installed (throughput and latency of each:
+# docs/benchmarks.md).
 BACKENDS = ("openvino", "onnx", "torch")
 # What each backend needs beyond torch (the export traces the torch model), and how to get it.
 REQUIRES = {"openvino": ("openvino",), "onnx": ("onnx", "onnxruntime"), "torch": ()}

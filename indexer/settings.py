@@ -89,10 +89,9 @@ class Settings(BaseSettings):
 
     # The dense index is exact (flat) up to `ann_threshold` passages and approximate above it:
     # IVF over 8-bit vectors scanning `ivf_nprobe` cells, re-scored exactly (indexer/dense.py).
-    # `index_type` forces one kind; the manifest records what a build chose. At 20,000 real
-    # passages an exact scan took 1.2 ms and, by flushing the model out of the CPU cache,
-    # slowed the question's embedding by about 1 ms; ivf-sq8 scanning 128 of its 509 cells
-    # took 0.23 ms at recall@10 0.984 (0.94 with 64).
+    # `index_type` forces one kind; the manifest records what a build chose. An exact scan of a
+    # large archive also flushes the model out of the CPU cache, slowing the next question's
+    # embedding (figures behind the defaults: docs/design.md, "Large archives").
     index_type: DenseType = Field(
         default="auto", description="Dense index: `auto` (flat up to the threshold), `flat` or `ivf-sq8`."
     )
