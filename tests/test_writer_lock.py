@@ -104,7 +104,9 @@ def test_every_acknowledged_write_survives_a_concurrent_newsqa_index(tmp_path, e
         writer = threading.Thread(target=write_articles)
         writer.start()
         try:
-            for _ in range(2):
+            runs = 0  # at least two builds, and more until they have raced ten writes
+            while runs < 2 or (len(acknowledged) < 10 and runs < 8):
+                runs += 1
                 result = subprocess.run(
                     [*NEWSQA, "index", str(folder), "--index-dir", str(root)],
                     capture_output=True,
