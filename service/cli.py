@@ -396,6 +396,13 @@ def evaluate(
 )
 @click.option("--reuse", is_flag=True, help="Reuse indexes already built under --out/work.")
 @click.option(
+    "--writes",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Articles to POST to each scale's server, one after another, while 4 clients search.",
+)
+@click.option(
     "--record",
     is_flag=False,
     flag_value=Path("docs/benchmarks"),
@@ -417,6 +424,7 @@ def bench(
     server_threads: str,
     embed_all: bool,
     reuse: bool,
+    writes: int,
     record: Path | None,
     device: str | None,
 ) -> None:
@@ -450,6 +458,7 @@ def bench(
         server_threads=threads,
         real_embed_limit=sys.maxsize if embed_all else BenchOptions.real_embed_limit,
         reuse=reuse,
+        writes=writes,
     )
     report = run_bench(options, load_settings(device=device), lambda line: click.echo(line, err=True))
     written = write_report(report, out, record)

@@ -20,7 +20,7 @@ def test_a_small_bench_writes_its_report(tmp_path):
     arguments = (
         "bench", "--scales", "bundled", "--backends", backend, "--out", str(tmp_path),
         "--throughput-passages", "20", "--questions", "4", "--duration", "1", "--naive-runs", "5",
-        "--server-threads", "1", "--json", "--record", str(records),
+        "--server-threads", "1", "--writes", "3", "--json", "--record", str(records),
     )  # fmt: skip
     result = newsqa(*arguments)
     assert result.returncode == 0, result.stderr
@@ -48,6 +48,12 @@ def test_a_small_bench_writes_its_report(tmp_path):
     assert http["p50_over_naive"] == pytest.approx(
         http["ask_1_client_ms"]["p50"] / http["naive_p50_ms"], abs=0.01
     )
+    # --writes: articles posted one by one while four clients search, each found at once
+    writes = scale["writes"]
+    assert writes["threads"] == 1 and writes["writes"] == 3 and writes["not_found_after_write"] == 0
+    assert 0 < writes["write_ms"]["p50"] <= writes["write_ms"]["p99"] and writes["writes_per_s"] > 0
+    assert writes["search_idle_ms"]["p99"] > 0 and writes["search_during_ms"]["p99"] > 0
+    assert writes["search_errors"] == 0
     assert {row["target"] for row in report["targets"]} == {
         "indexing_passages_per_s",
         "http_ask_p50_over_naive",
@@ -56,6 +62,7 @@ def test_a_small_bench_writes_its_report(tmp_path):
     }
     markdown = (tmp_path / "bench.md").read_text()
     assert "| bundled | 1 |" in markdown and f"| {backend} | cpu |" in markdown
+    assert "| bundled | 1 | 3 | " in markdown  # the writes table
     # --record: the same Markdown under a stamp, in a file named by the date and the commit
     [recorded] = records.iterdir()
     day = datetime.date.today().isoformat()

@@ -43,6 +43,7 @@ class BenchOptions:
     sample_embed: int = 5000
     reuse: bool = False
     vector_queries: int = 200
+    writes: int = 0  # articles posted to each scale's server (eval/bench/writes.py); 0: none
 
 
 def parse_scale(name: str) -> int:

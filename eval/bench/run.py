@@ -18,7 +18,9 @@ from eval.bench.report import check_targets
 from eval.bench.scales import build_scale, in_process
 from eval.bench.serving import http_run
 from eval.bench.vectors import vector_run
+from eval.bench.writes import writes_run
 from eval.run import load_questions
+from indexer.build import load_documents
 from indexer.embed import Embedder
 from indexer.settings import Settings
 
@@ -81,6 +83,14 @@ def run_bench(options: BenchOptions, settings: Settings, say: Callable[[str], No
             after = naive.measure(options.naive_runs)
             run.update(against_naive(run, before, after))
             row["http"].append(run)
+        if options.writes:
+            say(f"  writes: {options.writes} articles posted while 4 clients search")
+            documents, _ = load_documents([settings.articles_dir])
+            articles = [(document.title, document.text) for document in documents]
+            threads = options.server_threads[0]
+            row["writes"] = writes_run(
+                scale_settings.index_dir, backends[0], threads, articles, questions, options, work
+            )
         report["scales"].append(row)
     report["naive_end"] = naive.measure(options.naive_runs)
     report["machine"]["loadavg_end"] = [round(value, 2) for value in os.getloadavg()]

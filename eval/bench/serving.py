@@ -51,7 +51,7 @@ def http_run(
             cwd=PROJECT_ROOT,
         )
         try:
-            startup_s = _wait_healthy(server, url, log_path, started)
+            startup_s = wait_healthy(server, url, log_path, started)
             rss_start_mb = _memory_mb(server.pid, "VmRSS")
             one, rss_after_mb = _one_client(port, questions, server.pid)
             rate, errors = _clients(port, questions, 4, options.duration_s)
@@ -75,7 +75,7 @@ def http_run(
     }
 
 
-def _wait_healthy(server: subprocess.Popen[bytes], url: str, log: Path, started: float) -> float:
+def wait_healthy(server: subprocess.Popen[bytes], url: str, log: Path, started: float) -> float:
     deadline = started + 600
     while time.perf_counter() < deadline:
         if server.poll() is not None:
