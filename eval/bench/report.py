@@ -117,23 +117,6 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{run['search_during_ms']['p99']} ({run['search_p99_during_over_idle']}x) | "
                 f"{run['search_errors']} |"
             )
-    written = [row for row in report["scales"] if "writes" in row]
-    if written:
-        lines += [
-            "",
-            "| scale | threads | writes | POST /documents p50 / p99 ms | total s | writes/s "
-            "| not found after | search p99 idle / during ms (x) | search errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for row in written:
-            run = row["writes"]
-            lines.append(
-                f"| {row['scale']} | {run['threads']} | {run['writes']} | {run['write_ms']['p50']} / "
-                f"{run['write_ms']['p99']} | {run['writes_total_s']} | {run['writes_per_s']} | "
-                f"{run['not_found_after_write']} | {run['search_idle_ms']['p99']} / "
-                f"{run['search_during_ms']['p99']} ({run['search_p99_during_over_idle']}x) | "
-                f"{run['search_errors']} |"
-            )
     if "vectors" in report:
         vectors = report["vectors"]
         lines += [
