@@ -12,6 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,55 @@ from eval.bench.options import BenchError, BenchOptions, percentile
 from indexer.settings import PROJECT_ROOT
 
 RSS_AFTER = 100  # /ask questions answered when the server's resident memory is read again (rss_after_100_mb)
+
+
+@dataclass
+class Server:
+    """A started `newsqa serve` process: its pid, port, and seconds from start to its first
+    /health 200."""
+
+    pid: int
+    port: int
+    startup_s: float
+
+
+@contextmanager
+def serving(
+    index_dir: Path, backend: str, threads: int, log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`newsqa serve` over `index_dir` on a free loopback port, in its own process as a user
+    starts it (`env` added to this one's environment), until the block ends; its output goes to
+    `log_path`."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "NEWSQA_THREADS": str(threads),
+        "NEWSQA_BACKEND": backend,
+        **(env or {}),
+    }
+    command = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
+    with log_path.open("w") as log:
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [*command, "--index-dir", str(index_dir), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            cwd=PROJECT_ROOT,
+        )
+        try:
+            startup_s = wait_healthy(server, f"http://127.0.0.1:{port}", log_path, started)
+            yield Server(server.pid, port, startup_s)
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def http_run(
@@ -34,38 +86,15 @@ def http_run(
     """`newsqa serve` over `index_dir` in its own process: start-up time, one client's /ask
     latency, four clients' requests per second, and the server's resident memory at start-up
     (first /health 200), after `RSS_AFTER` questions and at its peak."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NEWSQA_THREADS": str(threads), "NEWSQA_BACKEND": backend}
-    command = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
     log_path = work / f"serve-{index_dir.name}-threads{threads}.log"
-    with log_path.open("w") as log:
-        started = time.perf_counter()
-        server = subprocess.Popen(
-            [*command, "--index-dir", str(index_dir), "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=PROJECT_ROOT,
-        )
-        try:
-            startup_s = wait_healthy(server, url, log_path, started)
-            rss_start_mb = _memory_mb(server.pid, "VmRSS")
-            one, rss_after_mb = _one_client(port, questions, server.pid)
-            rate, errors = _clients(port, questions, 4, options.duration_s)
-            peak_rss_mb = _memory_mb(server.pid, "VmHWM")
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    with serving(index_dir, backend, threads, log_path) as server:
+        rss_start_mb = _memory_mb(server.pid, "VmRSS")
+        one, rss_after_mb = _one_client(server.port, questions, server.pid)
+        rate, errors = _clients(server.port, questions, 4, options.duration_s)
+        peak_rss_mb = _memory_mb(server.pid, "VmHWM")
     return {
         "threads": threads,
-        "startup_s": startup_s,
+        "startup_s": server.startup_s,
         "ask_1_client_ms": one,
         "ask_4_clients_per_s": rate,
         "errors": errors,

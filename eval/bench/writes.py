@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
 import secrets
 import shutil
-import signal
-import socket
 import string
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -24,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.bench.options import BenchError, BenchOptions, percentile
-from eval.bench.serving import wait_healthy
-from indexer.settings import PROJECT_ROOT
+from eval.bench.serving import serving
 
 SEARCHERS = 4
 
@@ -46,43 +40,17 @@ def writes_run(
     copy = work / f"writes-{index_dir.name}"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(index_dir, copy, symlinks=True)  # the scale's own index stays as it was
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
     token = secrets.token_urlsafe(16)
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "NEWSQA_THREADS": str(threads),
-        "NEWSQA_BACKEND": backend,
-        "NEWSQA_ADMIN_TOKEN": token,
-    }
     log_path = work / f"serve-writes-{index_dir.name}.log"
-    with log_path.open("w") as log:
-        started = time.perf_counter()
-        command = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
-        server = subprocess.Popen(
-            [*command, "--index-dir", str(copy), "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=PROJECT_ROOT,
+    with serving(copy, backend, threads, log_path, {"NEWSQA_ADMIN_TOKEN": token}) as server:
+        idle = _searching(server.port, queries, lambda: None, options.duration_s)
+        writes: dict[str, Any] = {}
+        during = _searching(
+            server.port,
+            queries,
+            lambda: writes.update(_write(server.port, token, articles, options.writes)),
+            0,
         )
-        try:
-            wait_healthy(server, url, log_path, started)
-            idle = _searching(port, queries, lambda: None, options.duration_s)
-            writes: dict[str, Any] = {}
-            during = _searching(
-                port, queries, lambda: writes.update(_write(port, token, articles, options.writes)), 0
-            )
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
     return {
         "threads": threads,
         **writes,
