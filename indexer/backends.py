@@ -124,6 +124,8 @@ class Runtime:
         if not (folder / INPUTS).exists():
             try:
                 _export(*export(), backend, folder, self.path.name)
+            except ModelError:  # the model itself cannot be loaded: said as it is
+                raise
             except Exception as exc:  # tracing and the exporters raise many kinds of errors
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ModelError(f"cannot export the model to {backend} in {folder}: {reason}") from None

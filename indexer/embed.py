@@ -189,7 +189,8 @@ class Embedder:
             model = SentenceTransformer(self.location, device=self.device)
         except Exception as exc:  # the library raises OSError, ValueError, HF errors...
             hint = "" if Path(self.location).exists() else " (not a local folder, and downloads are off)"
-            raise ModelError(f"cannot load embedding model {self.name!r}{hint}: {exc}") from None
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # one line
+            raise ModelError(f"cannot load embedding model {self.name!r}{hint}: {reason}") from None
         if self.device == "cuda":
             model.half()  # fp16 on the GPU; vectors are returned as float32 all the same
         return model

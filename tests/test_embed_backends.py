@@ -153,6 +153,15 @@ def test_auto_takes_the_fastest_installed(monkeypatch):
     assert backends.choose_backend("auto") == "torch"
 
 
+@pytest.mark.parametrize("backend", ["torch", *EXPORTED])
+def test_a_model_that_is_not_on_disk_is_one_line_on_every_backend(backend, tmp_path):
+    with pytest.raises(ModelError) as raised:
+        Embedder("no-such-org/no-such-model", device="cpu", backend=backend, cache_dir=tmp_path)
+    message = str(raised.value)
+    assert message.startswith("cannot load embedding model 'no-such-org/no-such-model' (not a local folder")
+    assert "\n" not in message
+
+
 def test_a_missing_backend_says_what_to_install(monkeypatch):
     monkeypatch.setitem(backends.REQUIRES, "openvino", ("newsqa_no_such_module",))
     with pytest.raises(ModelError, match=r"^the openvino backend is not installed: pip install openvino"):
