@@ -145,7 +145,7 @@ class Runtime:
         text is embedded in, so an incremental build would no longer equal a full rebuild. On a
         CPU without them both are f32, and one compiled model serves both.
         """
-        exact = exact or self.backend == "onnx" or not _faster_precision()
+        exact = self._exact(exact)
         with self._lock:
             if exact not in self._encoders:
                 self._encoders[exact] = self._load(exact)
@@ -159,10 +159,14 @@ class Runtime:
             if self._question_encoder is None:
                 self._question_encoder = dynamic
                 if self.backend == "openvino" and "attention_mask" in self.input_names:
-                    exact = not _faster_precision()
-                    compile = functools.partial(self._compile, exact=exact)
+                    compile = functools.partial(self._compile, exact=self._exact(False))
                     self._question_encoder = _fixed_lengths(dynamic, compile, self.input_names)
             return self._question_encoder
+
+    def _exact(self, exact: bool) -> bool:
+        """Whether a model asked for at `exact` precision or not runs in f32 here: always, but
+        with OpenVINO on a CPU with bf16 or f16 units."""
+        return exact or self.backend == "onnx" or not _faster_precision()
 
     def _load(self, exact: bool) -> Encoder:
         if self.backend == "onnx":
@@ -183,15 +187,15 @@ class Runtime:
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32"} if exact else {}
         if self.threads is not None:
             config["INFERENCE_NUM_THREADS"] = self.threads
-        model = self._model()
+        model = self._read
         if length is not None:
             model = model.clone()  # shares the weights
             model.reshape({port.get_any_name(): [1, length] for port in model.inputs})
         return _runner(_openvino().compile_model(model, "CPU", config), self.input_names)
 
-    @functools.cache  # noqa: B019 (one per Runtime, which lives as long as its Embedder)
-    def _model(self) -> Any:
-        """The exported model as OpenVINO read it, once: each compilation starts from a copy."""
+    @functools.cached_property
+    def _read(self) -> Any:
+        """The exported model as OpenVINO read it, once: each compilation starts from it or a copy."""
         return _openvino().read_model(str(self.path))
 
 
