@@ -152,11 +152,7 @@ class Embedder:
             )
             description = json.loads((self.runtime.folder / DESCRIPTION).read_text(encoding="utf-8"))
             tokenizer = (self.runtime.folder / TOKENIZER).read_text(encoding="utf-8")
-        self.dimension: int = description["dimension"]
-        self.max_tokens: int = description["max_tokens"]
-        self.prompts: dict[str, str] = description["prompts"]
-        self.pooling: str | None = description["pooling"]  # None: the model's own modules pool
-        self._tokenizers(tokenizer)
+        self._configure(description, tokenizer)
         # What the query prompt adds to the length of every question the query path runs.
         self._query_prompt_tokens = len(
             self.counting_tokenizer.encode(self.prompts["query"], add_special_tokens=False).ids
@@ -229,17 +225,22 @@ class Embedder:
         }
         return description, backend.to_str()
 
-    def _tokenizers(self, definition: str) -> None:
-        """The model's tokenizer (a `tokenizers.Tokenizer` from its JSON `definition`) twice: one
-        cutting texts at the model's limit, one for counting (no limit). Their settings are fixed
-        here and never changed per call, so threads can share them."""
+    def _configure(self, description: dict[str, Any], tokenizer: str) -> None:
+        """Take the model's `description` (`_description`) and its tokenizer twice, from its
+        JSON definition: one cutting texts at the model's limit, one for counting (no limit).
+        The tokenizers' settings are fixed here and never changed per call, so threads can
+        share them."""
         from tokenizers import Tokenizer
 
-        self._tokenizer = Tokenizer.from_str(definition)
-        self.counting_tokenizer = Tokenizer.from_str(definition)
-        for tokenizer in (self._tokenizer, self.counting_tokenizer):
-            tokenizer.no_padding()
-            tokenizer.no_truncation()
+        self.dimension: int = description["dimension"]
+        self.max_tokens: int = description["max_tokens"]
+        self.prompts: dict[str, str] = description["prompts"]
+        self.pooling: str | None = description["pooling"]  # None: the model's own modules pool
+        self._tokenizer = Tokenizer.from_str(tokenizer)
+        self.counting_tokenizer = Tokenizer.from_str(tokenizer)
+        for each in (self._tokenizer, self.counting_tokenizer):
+            each.no_padding()
+            each.no_truncation()
         self._tokenizer.enable_truncation(max_length=self.max_tokens, strategy="longest_first")
 
     def vocabulary(self) -> dict[str, int]:
@@ -351,11 +352,9 @@ class Embedder:
                 vectors[rows] = pooled
                 mask = features["attention_mask"].astype(bool)
                 for i, row in enumerate(rows):
-                    lo, hi = np.zeros((2, mask.shape[1]), dtype=np.int64)
-                    if encodings[i].offsets:
-                        lo[: len(encodings[i].offsets)], hi[: len(encodings[i].offsets)] = np.array(
-                            encodings[i].offsets
-                        ).T
+                    offsets = np.zeros((mask.shape[1], 2), dtype=np.int64)  # padding: (0, 0)
+                    offsets[: len(encodings[i].offsets)] = np.reshape(encodings[i].offsets, (-1, 2))
+                    lo, hi = offsets.T
                     real = mask[i] & (hi > lo)  # no padding, no special tokens
                     for j, (a, b) in enumerate(spans[row]):
                         inside = real & (lo >= a + shift) & (hi <= b + shift)
@@ -390,8 +389,7 @@ class Embedder:
         import torch
 
         description, tokenizer = self._description(self.model)
-        self.max_tokens = description["max_tokens"]
-        self._tokenizers(tokenizer)
+        self._configure(description, tokenizer)  # the example is tokenized as the model does
         features, _ = self._features(["a short text", "a somewhat longer text, so that the batch is padded"])
         example = {name: torch.from_numpy(value) for name, value in self._accepted(features).items()}
         files = {DESCRIPTION: json.dumps(description, indent=2), TOKENIZER: tokenizer}
