@@ -12,7 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,14 +91,16 @@ def http_run(
     with serving(index_dir, backend, threads, log_path) as server:
         rss_start_mb = _memory_mb(server.pid, "VmRSS")
         one, rss_after_mb = _one_client(server.port, questions, server.pid)
-        rate, errors = _clients(server.port, questions, 4, options.duration_s)
+        load = clients(
+            server.port, lambda client, n: client.ask(questions[n % len(questions)]), 4, options.duration_s
+        )
         peak_rss_mb = _memory_mb(server.pid, "VmHWM")
     return {
         "threads": threads,
         "startup_s": server.startup_s,
         "ask_1_client_ms": one,
-        "ask_4_clients_per_s": rate,
-        "errors": errors,
+        "ask_4_clients_per_s": round(len(load.ms) / load.seconds, 1),
+        "errors": load.failed,
         "rss_start_mb": rss_start_mb,
         "rss_after_100_mb": rss_after_mb,
         "peak_rss_mb": peak_rss_mb,
@@ -119,8 +122,8 @@ def wait_healthy(server: subprocess.Popen[bytes], url: str, log: Path, started: 
     raise BenchError(f"newsqa serve did not answer /health within 600 s (see {log})")
 
 
-class _Asker:
-    """One keep-alive connection that posts questions to `/ask` and reads the whole answer.
+class Client:
+    """One keep-alive connection that makes requests and reads each whole answer.
 
     The load generator runs on the same 2 cores as the server, so it is the standard
     library's `http.client`: httpx cost about 0.7 ms more a request here, client time that
@@ -130,20 +133,91 @@ class _Asker:
     def __init__(self, port: int) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def ask(self, question: str) -> int:
-        """The HTTP status of `/ask` for `question`."""
-        body = json.dumps({"question": question})
+    def request(self, method: str, path: str, body: str | None = None) -> int:
+        """The HTTP status of `method path` with JSON `body`; the connection is closed on a
+        failure, and the next request reconnects."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
         try:
-            self.connection.request("POST", "/ask", body, {"Content-Type": "application/json"})
+            self.connection.request(method, path, body, headers)
             response = self.connection.getresponse()
             response.read()
         except (OSError, http.client.HTTPException):
-            self.connection.close()  # the next request reconnects
+            self.connection.close()
             raise
         return response.status
 
+    def ask(self, question: str) -> int:
+        """The HTTP status of `/ask` for `question`."""
+        return self.request("POST", "/ask", json.dumps({"question": question}))
+
+    def search(self, query: str) -> int:
+        """The HTTP status of `/search` for `query`."""
+        return self.request("GET", f"/search?{urllib.parse.urlencode({'q': query})}")
+
     def close(self) -> None:
         self.connection.close()
+
+
+@dataclass
+class Load:
+    """What clients got from the server: the latency of each request answered (status 200)
+    in ms, how many requests failed, and the seconds they ran."""
+
+    ms: list[float]
+    failed: int
+    seconds: float
+
+
+def clients(
+    port: int,
+    request: Callable[[Client, int], int],
+    count: int,
+    duration: float,
+    work: Callable[[], None] = lambda: None,
+) -> Load:
+    """`count` clients, each on a connection of its own, client k calling `request(client, n)`
+    (an HTTP status) for n = k, k + count, k + 2 count... one after another, from when all are
+    ready until `duration` seconds have passed and `work()`, run meanwhile in this thread, has
+    returned."""
+    times: list[float] = []
+    failed = [0]
+    lock = threading.Lock()
+    stop = threading.Event()
+    start = threading.Barrier(count + 1)
+
+    def run(number: int) -> None:
+        client = Client(port)
+        try:
+            start.wait()
+            while not stop.is_set():
+                began = time.perf_counter()
+                try:
+                    ok = request(client, number) == 200
+                except (OSError, http.client.HTTPException):  # a dropped connection counts as a failure
+                    ok = False
+                elapsed = (time.perf_counter() - began) * 1000
+                with lock:
+                    if ok:
+                        times.append(elapsed)
+                    else:
+                        failed[0] += 1
+                number += count
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    started = time.perf_counter()
+    try:
+        work()
+        time.sleep(max(0.0, started + duration - time.perf_counter()))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    return Load(times, failed[0], time.perf_counter() - started)
 
 
 def _one_client(port: int, questions: list[str], pid: int) -> tuple[dict[str, float], float]:
@@ -155,7 +229,7 @@ def _one_client(port: int, questions: list[str], pid: int) -> tuple[dict[str, fl
     plan += [(questions[number % len(questions)], False) for number in extra]
     times = []
     rss_mb = 0.0
-    asker = _Asker(port)
+    asker = Client(port)
     try:
         for number, (question, timed) in enumerate(plan, start=1):
             started = time.perf_counter()
@@ -174,40 +248,6 @@ def _one_client(port: int, questions: list[str], pid: int) -> tuple[dict[str, fl
 def _ok(status: int) -> None:
     if status != 200:
         raise BenchError(f"/ask answered HTTP {status}")
-
-
-def _clients(port: int, questions: list[str], count: int, duration: float) -> tuple[float, int]:
-    """Requests per second that `count` clients, each asking one question after another, get
-    answered (status 200) in `duration` seconds; and how many requests failed."""
-    answered = [0] * count
-    failed = [0] * count
-    start = threading.Barrier(count + 1)
-
-    def client(number: int) -> None:
-        asker = _Asker(port)
-        try:
-            start.wait()
-            asked = number
-            while time.perf_counter() < deadline:
-                try:
-                    ok = asker.ask(questions[asked % len(questions)]) == 200
-                except (OSError, http.client.HTTPException):  # a dropped connection counts as a failure
-                    ok = False
-                answered[number] += ok
-                failed[number] += not ok
-                asked += count
-        finally:
-            asker.close()
-
-    workers = [threading.Thread(target=client, args=(number,)) for number in range(count)]
-    for worker in workers:
-        worker.start()
-    started = time.perf_counter()
-    deadline = started + duration  # read by the clients once the barrier lets them go
-    start.wait()
-    for worker in workers:
-        worker.join()
-    return round(sum(answered) / (time.perf_counter() - started), 1), sum(failed)
 
 
 def _memory_mb(pid: int, field: str) -> float:

@@ -11,15 +11,13 @@ import random
 import secrets
 import shutil
 import string
-import threading
 import time
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from eval.bench.options import BenchError, BenchOptions, percentile
-from eval.bench.serving import serving
+from eval.bench.serving import Client, Load, clients, serving
 
 SEARCHERS = 4
 
@@ -43,21 +41,23 @@ def writes_run(
     token = secrets.token_urlsafe(16)
     log_path = work / f"serve-writes-{index_dir.name}.log"
     with serving(copy, backend, threads, log_path, {"NEWSQA_ADMIN_TOKEN": token}) as server:
-        idle = _searching(server.port, queries, lambda: None, options.duration_s)
         writes: dict[str, Any] = {}
-        during = _searching(
-            server.port,
-            queries,
-            lambda: writes.update(_write(server.port, token, articles, options.writes)),
-            0,
-        )
+
+        def write() -> None:
+            writes.update(_write(server.port, token, articles, options.writes))
+
+        def search(client: Client, number: int) -> int:
+            return client.search(queries[number % len(queries)])
+
+        idle = clients(server.port, search, SEARCHERS, options.duration_s)
+        during = clients(server.port, search, SEARCHERS, 0, write)
     return {
         "threads": threads,
         **writes,
-        "search_idle_ms": idle["ms"],
-        "search_during_ms": during["ms"],
-        "search_p99_during_over_idle": round(during["ms"]["p99"] / max(idle["ms"]["p99"], 1e-9), 2),
-        "search_errors": idle["errors"] + during["errors"],
+        "search_idle_ms": _latency(idle),
+        "search_during_ms": _latency(during),
+        "search_p99_during_over_idle": round(_latency(during)["p99"] / max(_latency(idle)["p99"], 1e-9), 2),
+        "search_errors": idle.failed + during.failed,
     }
 
 
@@ -100,49 +100,8 @@ def _write(port: int, token: str, articles: list[tuple[str, str]], count: int) -
     }
 
 
-def _searching(port: int, queries: list[str], work: Callable[[], None], duration: float) -> dict[str, Any]:
-    """`SEARCHERS` clients searching `queries` while `work()` runs in this thread, and for at
-    least `duration` seconds: their latencies and failed requests."""
-    stop = threading.Event()
-    times: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-
-    def client(number: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        asked = number
-        try:
-            while not stop.is_set():
-                query = urllib.parse.urlencode({"q": queries[asked % len(queries)]})
-                started = time.perf_counter()
-                try:
-                    connection.request("GET", f"/search?{query}")
-                    response = connection.getresponse()
-                    response.read()
-                    ok = response.status == 200
-                except (OSError, http.client.HTTPException):
-                    connection.close()  # a dropped connection counts as a failure; the next reconnects
-                    ok = False
-                with lock:
-                    if ok:
-                        times.append((time.perf_counter() - started) * 1000)
-                    else:
-                        errors[0] += 1
-                asked += SEARCHERS
-        finally:
-            connection.close()
-
-    clients = [threading.Thread(target=client, args=(number,)) for number in range(SEARCHERS)]
-    for thread in clients:
-        thread.start()
-    deadline = time.perf_counter() + duration
-    try:
-        work()
-        time.sleep(max(0.0, deadline - time.perf_counter()))
-    finally:
-        stop.set()
-        for thread in clients:
-            thread.join()
-    if not times:
+def _latency(load: Load) -> dict[str, float]:
+    """p50 and p99 of the searches answered."""
+    if not load.ms:
         raise BenchError("no search was answered")
-    return {"ms": {"p50": percentile(times, 50), "p99": percentile(times, 99)}, "errors": errors[0]}
+    return {"p50": percentile(load.ms, 50), "p99": percentile(load.ms, 99)}
