@@ -12,7 +12,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TypeVar
 
-import bm25s
 import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -23,14 +22,23 @@ from indexer.clean import Document, clean
 from indexer.dense import dense_spec
 from indexer.embed import BAR_FORMAT, NO_PROMPTS, Embedder, passage_input
 from indexer.errors import NoDocumentsError, SourceError
+from indexer.postings import Postings
+from indexer.segments import Segment, write_segment
 from indexer.settings import Settings
 from indexer.sources import Skipped, find_files, read_file
-from indexer.store import StoredIndex, load_previous, write_index, writer_lock
+from indexer.store import (
+    StoredIndex,
+    corpus_fingerprint,
+    load_previous,
+    update_fingerprint,
+    write_version,
+    writer_lock,
+)
 from indexer.text import analysis, sentence_spans, terms
 
 log = logging.getLogger(__name__)
 
-LIBRARIES = ("newsqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "bm25s", "tiktoken")
+LIBRARIES = ("newsqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "tiktoken")
 
 # The `source` of documents added through the HTTP API: a folder re-index keeps them.
 API_SOURCE = "api"
@@ -296,19 +304,21 @@ def _reusable_passages(
     ):
         return {}
     by_document: dict[str, tuple[Document, list[Passage]]] = {}
-    for passage in previous.passages:
-        if (document := previous.documents.get(passage.doc_id)) is not None:
-            by_document.setdefault(passage.doc_id, (document, []))[1].append(passage)
+    for segment, gone in previous.parts():
+        for passage in segment.passages:
+            if passage.doc_id not in gone:
+                by_document.setdefault(passage.doc_id, (segment.documents[passage.doc_id], []))[1].append(
+                    passage
+                )
     return by_document
 
 
-def lexical_index(passages: list[Passage], documents: dict[str, Document]) -> bm25s.BM25:
-    """BM25 over the terms of each passage with its document title, analysed by the rules of
-    the document's language (`indexer.text.terms`)."""
-    retriever = bm25s.BM25()
-    corpus = [terms(f"{documents[p.doc_id].title}\n{p.text}", documents[p.doc_id].language) for p in passages]
-    retriever.index(corpus, show_progress=False)
-    return retriever
+def postings_of(passages: list[Passage], documents: dict[str, Document]) -> Postings:
+    """Term frequencies of each passage with its document title, analysed by the rules of
+    the document's language (`indexer.text.terms`), for BM25."""
+    return Postings.build(
+        [terms(f"{documents[p.doc_id].title}\n{p.text}", documents[p.doc_id].language) for p in passages]
+    )
 
 
 def build_index(
@@ -379,20 +389,71 @@ def _build(
     started: float,
     full: bool,
 ) -> BuildReport:
-    passages = chunk_documents(documents, settings, embedder, None if full else previous, progress)
+    """Write `documents` as one segment, and a version made of it alone."""
+    segment, embedded = write_documents(documents, None if full else previous, settings, embedder, progress)
+    changes = compare(dict(previous.documents) if previous is not None else {}, documents)
+    changes = replace(changes, embedded=embedded, reused=len(segment.passages) - embedded)
+    manifest = {
+        **build_record(settings, embedder, {d.language for d in documents}),
+        "changes": changes.counts(),
+        "skipped": skip_record(skipped),
+    }
+    stored = write_version(
+        settings.index_dir,
+        [(segment, frozenset())],
+        manifest,
+        corpus_fingerprint(documents),
+        settings.keep_versions,
+    )
+    return BuildReport(
+        stored.path, len(documents), stored.passage_count, skipped, time.perf_counter() - started, changes
+    )
+
+
+def write_documents(
+    documents: list[Document],
+    previous: StoredIndex | None,
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool = False,
+) -> tuple[Segment, int]:
+    """Chunk and embed `documents` and write them as a new segment of `settings.index_dir`;
+    returns it and how many passages were embedded (the others reuse vectors `previous` holds)."""
+    passages = chunk_documents(documents, settings, embedder, previous, progress)
     by_id = {doc.doc_id: doc for doc in documents}
     sentences = sentence_table(passages, by_id)
     vectors, sentence_vectors, embedded = embed_cached(
         embedder,
         [passage_input(by_id[p.doc_id].title, p.text) for p in passages],
         _input_spans(passages, by_id, sentences),
-        None if full else passage_cache(previous, embedder),
+        passage_cache(previous, embedder),
         batch_size=settings.embed_batch_size,
         progress=progress,
     )
-    changes = compare(previous.documents if previous is not None else {}, documents)
-    changes = replace(changes, embedded=embedded, reused=len(passages) - embedded)
-    manifest = {
+    with _bar(2, "Writing", "steps", progress) as bar:
+        bar.set_postfix_str("lexical postings")
+        postings = postings_of(passages, by_id)
+        bar.update()
+        bar.set_postfix_str("vectors, dense index, files")
+        segment = write_segment(
+            settings.index_dir,
+            documents,
+            passages,
+            vectors,
+            sentences,
+            sentence_vectors,
+            postings,
+            dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),
+        )
+        bar.set_postfix_str("", refresh=False)
+        bar.update()
+    return segment, embedded
+
+
+def build_record(settings: Settings, embedder: Embedder, languages: Iterable[str]) -> dict[str, object]:
+    """The manifest's record of how the archive was built: model, chunking, lexical analysis
+    of each of its `languages`, and library versions."""
+    return {
         "model": {
             "name": embedder.name,
             "dimension": embedder.dimension,
@@ -403,34 +464,57 @@ def _build(
             **({"prompts": embedder.prompts} if any(embedder.prompts.values()) else {}),
         },
         "chunking": chunking(settings),
-        "dense": dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),
         "lexical": {
-            "method": "bm25 (bm25s lucene)",
+            "method": "bm25 (lucene variant, k1 1.5, b 0.75), statistics of the whole archive",
             "terms": "folded, stop words dropped, analysed by each document's language",
-            "languages": {
-                language: analysis(language) for language in sorted({d.language for d in documents})
-            },
+            "languages": {language: analysis(language) for language in sorted(languages)},
         },
         "libraries": {name: version(name) for name in LIBRARIES},
-        "changes": changes.counts(),
-        "skipped": skip_record(skipped),
     }
-    with _bar(2, "Writing", "steps", progress) as bar:
-        bar.set_postfix_str("lexical index")
-        lexical = lexical_index(passages, by_id)
-        bar.update()
-        bar.set_postfix_str("vectors, dense index, files")
-        path = write_index(
-            settings.index_dir,
-            documents,
-            passages,
-            vectors,
-            lexical,
-            manifest,
-            keep_versions=settings.keep_versions,
-            sentences=sentences,
-            sentence_vectors=sentence_vectors,
-        )
-        bar.set_postfix_str("", refresh=False)
-        bar.update()
-    return BuildReport(path, len(documents), len(passages), skipped, time.perf_counter() - started, changes)
+
+
+def append_documents(
+    current: StoredIndex,
+    documents: list[Document],
+    removed: Iterable[str],
+    settings: Settings,
+    embedder: Embedder,
+) -> StoredIndex:
+    """A new version of `current`: `documents` added (replacing live documents with their ids)
+    in one new segment, and the live documents `removed` deleted. Call with the writer lock
+    held, `current` being the current version.
+
+    Only the new documents are chunked and embedded; the segments before stay as they are,
+    with the replaced and removed documents marked deleted. A segment left with no live
+    document leaves the version.
+    """
+    started = time.perf_counter()
+    removed = set(removed)
+    gone = {doc.doc_id for doc in documents} | removed
+    replaced = [current.documents[doc_id] for doc_id in gone if doc_id in current.documents]
+    parts = [(segment, deleted | (gone & segment.documents.keys())) for segment, deleted in current.parts()]
+    parts = [(segment, deleted) for segment, deleted in parts if len(deleted) < len(segment.documents)]
+    embedded = 0
+    if documents:
+        segment, embedded = write_documents(documents, None, settings, embedder)
+        parts.append((segment, frozenset()))
+    previous = {doc.doc_id for doc in replaced}
+    changes = Changes(
+        added=tuple(doc.doc_id for doc in documents if doc.doc_id not in previous),
+        updated=tuple(doc.doc_id for doc in documents if doc.doc_id in previous),
+        removed=tuple(sorted(removed & previous)),
+        unchanged=len(current.documents) - len(replaced),
+        embedded=embedded,
+    )
+    languages = set(current.manifest.get("lexical", {}).get("languages", {})) | {
+        d.language for d in documents
+    }
+    manifest = {
+        **build_record(settings, embedder, languages),
+        "changes": changes.counts(),
+        "skipped": skip_record(()),
+    }
+    fingerprint = update_fingerprint(current.manifest["corpus_sha256"], documents, replaced)
+    stored = write_version(settings.index_dir, parts, manifest, fingerprint, settings.keep_versions)
+    log.info("wrote %s in %.2f s: %s", stored.path.name, time.perf_counter() - started, changes.summary())
+    return stored

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.embed import Embedder, passage_input
-from indexer.store import StoredIndex
+from indexer.store import StoredIndex, stale_prompts
 
 
 class VectorCache:
@@ -60,20 +60,20 @@ class VectorCache:
 
 
 def passage_cache(previous: StoredIndex | None, embedder: Embedder) -> VectorCache | None:
-    """The passage vectors of `previous`, when it stored them (vectors.npy) and was built
-    with `embedder`'s model at the same dimension; else None."""
-    if previous is None or previous.vectors is None:
+    """The passage vectors of `previous`'s live documents, when it was built with `embedder`'s
+    model at the same dimension and with the prompts the model declares now; else None."""
+    if previous is None or stale_prompts(previous.manifest):
         return None
     model = previous.manifest.get("model", {})
     if model.get("name") != embedder.name or model.get("dimension") != embedder.dimension:
         return None
     cache = VectorCache(embedder.name, embedder.dimension)
-    titles = {doc_id: doc.title for doc_id, doc in previous.documents.items()}
-    # A passage of a document the version lacks (a damaged index) is left out, not guessed.
-    inputs = [
-        passage_input(titles[p.doc_id], p.text) if p.doc_id in titles else None for p in previous.passages
-    ]
-    cache.add(inputs, previous.vectors, previous.sentence_vectors, previous.sentence_rows)
+    for segment, gone in previous.parts():
+        titles = {doc_id: doc.title for doc_id, doc in segment.documents.items() if doc_id not in gone}
+        inputs = [
+            passage_input(titles[p.doc_id], p.text) if p.doc_id in titles else None for p in segment.passages
+        ]
+        cache.add(inputs, segment.vectors, segment.sentence_vectors, segment.sentence_rows)
     return cache
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import bm25s
 import faiss
 import numpy as np
 
@@ -16,21 +16,22 @@ from indexer.clean import Document
 from indexer.dense import read_dense
 from indexer.embed import Embedder, passage_input
 from indexer.errors import IndexFormatError, IndexNotFoundError
-from indexer.store import (
+from indexer.postings import Postings
+from indexer.segments import (
     DENSE,
     DOCUMENTS,
-    LEXICAL,
+    INFO,
     PASSAGES,
+    POSTINGS,
+    SEGMENTS,
     SENTENCE_VECTORS,
     SENTENCES,
     VECTORS,
-    _read_jsonl,
-    corpus_fingerprint,
     file_sha256,
-    read_manifest,
+    read_jsonl,
     read_vectors,
-    resolve,
 )
+from indexer.store import MANIFEST, corpus_fingerprint, read_manifest, resolve
 
 # Passages re-embedded to check that vector row i is passage i: evenly spread over the index.
 ALIGNMENT_SAMPLE = 16
@@ -65,14 +66,15 @@ class CheckReport:
 def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
     """Check the index version `root` points to (or `root` itself, if it is one).
 
-    Checks that the manifest is readable and of a format this newsqa reads; that every file
-    it lists is there at the recorded size and sha256 (so same-size damage is found too); that
-    each part loads; that the manifest's counts, the documents, passages, FAISS vectors and
-    BM25 rows agree; that every passage's offsets give its text back from its document; that
-    every sentence lies inside its passage; that vectors.npy has a unit vector per passage,
-    equal to the FAISS index's own float copy (flat, or the exact re-scoring copy of IVF); and,
-    with `embedder`, that re-embedding a sample of passages finds each one's own vector, i.e. that
-    row i of the FAISS index is passage i.
+    Checks that the manifest is readable and of a format this newsqa reads, and that the
+    documents it deletes are in their segments and its counts and fingerprint agree with what
+    its segments hold live. In each segment: that every file its segment.json lists is there at
+    the recorded size and sha256 (so same-size damage is found too); that each part loads; that
+    its counts, documents, passages, FAISS vectors and postings agree; that every passage's
+    offsets give its text back from its document; that every sentence lies inside its passage;
+    that vectors.npy has a unit vector per passage, equal to the FAISS index's own float copy
+    (flat, or the exact re-scoring copy of IVF); and, with `embedder`, that re-embedding a
+    sample of passages finds each one's own vector, i.e. that row i of the FAISS index is passage i.
     """
     report = CheckReport()
     try:
@@ -83,18 +85,59 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
         return report
     report.folder = folder
     problems = report.problems
+    live: dict[str, Document] = {}
+    for part in manifest["segments"]:
+        segment = folder.parent.parent / SEGMENTS / part["name"]
+        checked = _check_segment(segment, manifest, problems, embedder)
+        if checked is None:
+            continue
+        documents, passages = checked
+        by_id = {doc.doc_id: doc for doc in documents}
+        gone = set(part["deleted"])
+        if unknown := sorted(gone - by_id.keys()):
+            problems.append(
+                f"{folder / MANIFEST}: deletes {', '.join(unknown[:5])}, not in segment {segment.name}"
+            )
+        for doc_id, document in by_id.items():
+            if doc_id in gone:
+                continue
+            if doc_id in live:
+                problems.append(f"{segment / DOCUMENTS}: {doc_id!r} is live in another segment too")
+            live[doc_id] = document
+        report.passages += sum(passage.doc_id not in gone for passage in passages)
+    report.documents = len(live)
+    counts = manifest.get("counts", {})
+    if (counts.get("documents"), counts.get("passages")) != (report.documents, report.passages):
+        problems.append(
+            f"{folder / MANIFEST}: counts {counts}, the segments hold {report.documents} live documents "
+            f"and {report.passages} live passages"
+        )
+    if manifest.get("corpus_sha256") != corpus_fingerprint(live.values()):
+        problems.append(f"{folder / MANIFEST}: corpus fingerprint differs from the live documents'")
+    return report
 
-    hashes = manifest.get("sha256", {})  # same-size damage: flipped bytes, say
-    for name, size in manifest.get("files", {}).items():
+
+def _check_segment(
+    folder: Path, manifest: dict[str, Any], problems: list[str], embedder: Embedder | None
+) -> tuple[list[Document], list[Passage]] | None:
+    """Check one segment folder, adding what is wrong to `problems`; returns its documents and
+    passages, or None when they cannot be read."""
+    try:
+        info = json.loads((folder / INFO).read_text())
+        files, hashes = dict(info["files"]), dict(info.get("sha256", {}))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        problems.append(f"{folder / INFO}: missing or unreadable ({_first_line(exc)})")
+        return None
+    for name, size in files.items():
         path = folder / name
         if not path.is_file():
-            problems.append(f"{path}: missing (listed in the manifest)")
+            problems.append(f"{path}: missing (listed in {INFO})")
         elif path.stat().st_size != size:
             problems.append(
-                f"{path}: {path.stat().st_size} bytes, the manifest recorded {size} (changed or truncated)"
+                f"{path}: {path.stat().st_size} bytes, {INFO} recorded {size} (changed or truncated)"
             )
         elif name in hashes and file_sha256(path) != hashes[name]:
-            problems.append(f"{path}: content differs from the sha256 the manifest recorded (damaged)")
+            problems.append(f"{path}: content differs from the sha256 {INFO} recorded (damaged)")
 
     def load(path: Path, read: Callable[[], T]) -> T | None:
         try:
@@ -104,45 +147,38 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
             return None
 
     documents = load(
-        folder / DOCUMENTS, lambda: [Document(**record) for record in _read_jsonl(folder / DOCUMENTS)]
+        folder / DOCUMENTS, lambda: [Document(**record) for record in read_jsonl(folder / DOCUMENTS)]
     )
     passages = load(
-        folder / PASSAGES, lambda: [Passage(**record) for record in _read_jsonl(folder / PASSAGES)]
+        folder / PASSAGES, lambda: [Passage(**record) for record in read_jsonl(folder / PASSAGES)]
     )
-    dense = load(folder / DENSE, lambda: read_dense(folder / DENSE, manifest.get("dense", {})))
-    lexical = load(folder / LEXICAL, lambda: bm25s.BM25.load(str(folder / LEXICAL), show_progress=False))
-    # Versions written before vectors.npy existed do not list it: nothing to check then.
-    vectors = (
-        load(folder / VECTORS, lambda: read_vectors(folder)) if VECTORS in manifest.get("files", {}) else None
-    )
+    dense = load(folder / DENSE, lambda: read_dense(folder / DENSE, info.get("dense", {})))
+    postings = load(folder / POSTINGS, lambda: Postings.load(folder / POSTINGS))
+    vectors = load(folder / VECTORS, lambda: read_vectors(folder / VECTORS))
     sentences = load(folder / SENTENCES, lambda: np.load(folder / SENTENCES))
     sentence_vectors = load(
         folder / SENTENCE_VECTORS, lambda: np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
     )
 
-    counts = manifest.get("counts", {})
+    counts = info.get("counts", {})
     by_id: dict[str, Document] = {}
     if documents is not None:
         by_id = {doc.doc_id: doc for doc in documents}
         if len(by_id) != len(documents):
             problems.append(f"{folder / DOCUMENTS}: {len(documents) - len(by_id)} repeated doc_id(s)")
         if (expected := counts.get("documents")) != len(documents):
-            problems.append(
-                f"{folder / DOCUMENTS}: {len(documents)} documents, the manifest counts {expected}"
-            )
-        if manifest.get("corpus_sha256") != corpus_fingerprint(documents):
-            problems.append(f"{folder / DOCUMENTS}: corpus fingerprint differs from the manifest's")
-        report.documents = len(documents)
+            problems.append(f"{folder / DOCUMENTS}: {len(documents)} documents, {INFO} counts {expected}")
     if passages is not None:
-        report.passages = len(passages)
         if (expected := counts.get("passages")) != len(passages):
-            problems.append(f"{folder / PASSAGES}: {len(passages)} passages, the manifest counts {expected}")
+            problems.append(f"{folder / PASSAGES}: {len(passages)} passages, {INFO} counts {expected}")
         if documents is not None:
             problems.extend(_passage_problems(folder / PASSAGES, passages, by_id))
         if dense is not None and dense.ntotal != len(passages):
             problems.append(f"{folder / DENSE}: {dense.ntotal} vectors for {len(passages)} passages")
-        if lexical is not None:
-            problems.extend(_lexical_problems(folder / LEXICAL, lexical, len(passages)))
+        if postings is not None and len(postings.lengths) != len(passages):
+            problems.append(
+                f"{folder / POSTINGS}: postings of {len(postings.lengths)} rows for {len(passages)} passages"
+            )
         if vectors is not None:
             dimension = manifest.get("model", {}).get("dimension")
             problems.extend(_vector_problems(folder / VECTORS, vectors, len(passages), dimension, dense))
@@ -154,7 +190,9 @@ def check_index(root: Path, embedder: Embedder | None = None) -> CheckReport:
     if embedder is not None and aligned and by_id and not problems:
         assert passages is not None and dense is not None
         problems.extend(_alignment_problems(folder / DENSE, passages, by_id, dense, embedder))
-    return report
+    if documents is None or passages is None:
+        return None
+    return documents, passages
 
 
 def _passage_problems(path: Path, passages: list[Passage], documents: dict[str, Document]) -> list[str]:
@@ -209,16 +247,6 @@ def _sentence_problems(
             problems.append(f"{folder / SENTENCE_VECTORS}: vectors that are not unit length")
             break
     return problems
-
-
-def _lexical_problems(path: Path, lexical: bm25s.BM25, passages: int) -> list[str]:
-    rows = int(lexical.scores.get("num_docs", -1))
-    if rows != passages:
-        return [f"{path}: BM25 index of {rows} rows for {passages} passages"]
-    indices = np.asarray(lexical.scores.get("indices", []))
-    if indices.size and (indices.min() < 0 or indices.max() >= passages):
-        return [f"{path}: BM25 postings point outside the {passages} passages"]
-    return []
 
 
 def _vector_problems(

@@ -148,7 +148,12 @@ class Settings(BaseSettings):
         "cover must match to be answered from.",
     )
 
-    keep_versions: int = Field(default=3, ge=1, description="Index versions kept on disk after a build.")
+    keep_versions: int = Field(default=3, ge=1, description="Index versions kept on disk after a write.")
+    # Tiered merges (indexer/merge.py): this many segments of one order of magnitude of size
+    # are merged into one, in the background; 10 is Lucene's default segments per tier.
+    merge_factor: int = Field(
+        default=10, ge=2, description="Segments of about the same size that are merged into one."
+    )
     # One writer at a time per index directory, across processes (indexer/store.py:
     # writer_lock): a write waits this many seconds for another to finish, then fails saying who
     # holds the lock. A `newsqa index` of a large folder holds it while it embeds.

@@ -1,26 +1,27 @@
-"""The index directory on disk: versioned builds written atomically, and loaded with checks.
+"""The index directory on disk: versions made of immutable segments, written atomically and
+durably, and loaded with checks.
 
 Layout of an index directory `ROOT`:
 
-    ROOT/current -> versions/<version>      symlink, swapped atomically after a build
-    ROOT/versions/<version>/manifest.json   format, model, chunking, counts, fingerprint
-    ROOT/versions/<version>/documents.jsonl the cleaned articles (citations index into `text`)
-    ROOT/versions/<version>/passages.jsonl  passages with offsets, row i = vector i
-    ROOT/versions/<version>/vectors.npy     float32 unit vectors, row i = passage i (the next
-                                            build's embedding cache: indexer/cache.py)
-    ROOT/versions/<version>/dense.faiss     FAISS inner-product index of unit vectors (indexer/dense.py)
-    ROOT/versions/<version>/sentences.npy   (passage row, start, end) of each passage's sentences
-    ROOT/versions/<version>/sentence_vectors.npy  their unit vectors (float16), row for row
-    ROOT/versions/<version>/lexical/        BM25 index (bm25s: JSON + .npy, no pickle)
+    ROOT/current -> versions/<version>      symlink, swapped atomically after every write
+    ROOT/versions/<version>/manifest.json   format, model, chunking, counts, fingerprint, and
+                                            the segments the version is made of, each with
+                                            the ids of its documents deleted since it was written
+    ROOT/segments/<segment>/                one segment's documents, passages, vectors, FAISS
+                                            index, postings and sentences (indexer/segments.py)
 
-A build writes into `versions/.tmp-*` and only then renames and re-points `current`, so a
-crash or Ctrl-C at any moment leaves the previous index in place and loadable. Writers
-(`newsqa index`, the service's write endpoints) take `ROOT/.write.lock` first
-(`writer_lock`), so two processes never build on the same version and lose each other's work.
+A write adds one small segment and a new manifest naming it beside the segments before it;
+a replaced or deleted document is marked deleted in the segment that holds it. Merges
+(indexer/merge.py) fold segments together. A segment or manifest is written under a `.tmp-`
+name, fsynced and renamed, and only then does `current` move: a crash or kill -9 at any moment
+leaves the previous version or the new one, complete. Writers (`newsqa index`, the service's
+write endpoints, merges as they commit) take `ROOT/.write.lock` first (`writer_lock`), so two
+processes never write on the same version and lose each other's work.
 """
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import hashlib
 import json
@@ -30,34 +31,35 @@ import shutil
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-import bm25s
-import faiss
 import numpy as np
 
 from indexer.chunk import Passage
 from indexer.clean import Document
-from indexer.dense import build_dense, read_dense, touch
+from indexer.dense import touch
 from indexer.embed import NO_PROMPTS, declared_prompts
 from indexer.errors import IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError, NewsqaError
+from indexer.postings import ArchivePostings
+from indexer.segments import (
+    DENSE,
+    SEGMENTS,
+    SENTENCE_VECTORS,
+    Segment,
+    fsync,
+    new_name,
+    read_segment,
+)
 
 FORMAT = "newsqa-index"
-FORMAT_VERSION = 3  # 2: sentence vectors; 3: lexical terms analysed by each document's language
+# 2: sentence vectors; 3: lexical terms analysed by each document's language; 4: segments
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
-DOCUMENTS = "documents.jsonl"
-PASSAGES = "passages.jsonl"
-VECTORS = "vectors.npy"
-DENSE = "dense.faiss"
-SENTENCES = "sentences.npy"
-SENTENCE_VECTORS = "sentence_vectors.npy"
-LEXICAL = "lexical"
+VERSIONS = "versions"
 WRITE_LOCK = ".write.lock"
 _STALE_TMP_SECONDS = 3600
 _LOCK_POLL_SECONDS = 0.05
@@ -65,28 +67,216 @@ _LOCK_POLL_SECONDS = 0.05
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class StoredIndex:
-    """Everything an index version holds, in memory."""
+class LiveDocuments(Mapping[str, Document]):
+    """The live documents of a version's segments, by id: each in the one segment where it
+    is not deleted."""
 
-    path: Path
-    manifest: dict[str, Any]
-    documents: dict[str, Document]
-    passages: list[Passage]
-    dense: faiss.Index
-    lexical: bm25s.BM25
-    # Sentences of each passage, in passage order: rows `sentence_rows[i]:sentence_rows[i + 1]`
-    # of `sentences` ((passage row, start, end) in document offsets) and `sentence_vectors`
-    # (memory-mapped) belong to passage i.
-    sentences: np.ndarray
-    sentence_vectors: np.ndarray
+    def __init__(self, segments: Sequence[Segment], deleted: Sequence[frozenset[str]]) -> None:
+        self._parts = list(zip(segments, deleted, strict=True))
+        self._count = sum(len(segment.documents) - len(gone) for segment, gone in self._parts)
+
+    def locate(self, doc_id: str) -> int | None:
+        """The position of the segment holding the live document `doc_id`, or None."""
+        for position in range(len(self._parts) - 1, -1, -1):
+            segment, gone = self._parts[position]
+            if doc_id in segment.documents and doc_id not in gone:
+                return position
+        return None
+
+    def __getitem__(self, doc_id: str) -> Document:
+        position = self.locate(doc_id)
+        if position is None:
+            raise KeyError(doc_id)
+        return self._parts[position][0].documents[doc_id]
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self.locate(doc_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        for segment, gone in self._parts:
+            for doc_id in segment.documents:
+                if doc_id not in gone:
+                    yield doc_id
+
+    def __len__(self) -> int:
+        return self._count
+
+
+class Rows(Sequence[Passage]):
+    """The passages of a version's segments laid end to end: archive row i. Rows of deleted
+    documents stay in place (rows never move while a version is served); searches skip them."""
+
+    def __init__(self, segments: Sequence[Segment], offsets: np.ndarray) -> None:
+        self._segments = list(segments)
+        self._starts: list[int] = offsets[:-1].tolist()
+        self._size = int(offsets[-1])
+
+    @overload
+    def __getitem__(self, row: int) -> Passage: ...
+    @overload
+    def __getitem__(self, row: slice) -> Sequence[Passage]: ...
+
+    def __getitem__(self, row: int | slice) -> Passage | Sequence[Passage]:
+        if isinstance(row, slice):
+            return [self._row(i) for i in range(*row.indices(self._size))]
+        return self._row(row)
+
+    def _row(self, row: int) -> Passage:
+        if not -self._size <= row < self._size:
+            raise IndexError(row)
+        row %= self._size
+        position = bisect.bisect_right(self._starts, row) - 1
+        return self._segments[position].passages[row - self._starts[position]]
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Passage]:
+        for segment in self._segments:
+            yield from segment.passages
+
+
+class StoredIndex:
+    """One index version in memory: its segments, with the rows of deleted documents masked.
+
+    Archive row `offsets[i] + r` is row r of segment i. Every search skips the rows where
+    `live` is False, and BM25 statistics count only live rows, so a version scores as the same
+    documents written into one segment would.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        segments: Sequence[Segment],
+        deleted: Sequence[frozenset[str]],
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.segments = list(segments)
+        self.deleted = list(deleted)
+        sizes = [len(segment.passages) for segment in self.segments]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+        masks = [segment.live(gone) for segment, gone in zip(self.segments, self.deleted, strict=True)]
+        self.live = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+        self._dead = [int(len(mask) - np.count_nonzero(mask)) for mask in masks]
+        self.lexical = ArchivePostings([s.postings for s in self.segments], self.offsets[:-1], self.live)
+        self.documents = LiveDocuments(self.segments, self.deleted)
+        self.passages = Rows(self.segments, self.offsets)
+        self.passage_count = int(np.count_nonzero(self.live))
 
     @property
-    def sentence_rows(self) -> np.ndarray:
-        return np.searchsorted(self.sentences[:, 0], np.arange(len(self.passages) + 1))
+    def root(self) -> Path:
+        """The index directory this version belongs to."""
+        return self.path.parent.parent
 
-    # Row i is passage i's vector, memory-mapped; None for a version written before vectors.npy.
-    vectors: np.ndarray | None = None
+    def parts(self) -> list[tuple[Segment, frozenset[str]]]:
+        return list(zip(self.segments, self.deleted, strict=True))
+
+    def live_rows(self) -> Iterator[tuple[int, Passage]]:
+        """(archive row, passage) of every live passage, in row order."""
+        for row in np.flatnonzero(self.live).tolist():
+            yield row, self.passages[row]
+
+    def locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For archive `rows`, the position of each one's segment and its row there."""
+        positions = np.searchsorted(self.offsets, rows, side="right") - 1
+        return positions, rows - self.offsets[positions]
+
+    def document_rows(self, doc_id: str) -> tuple[int, int] | None:
+        """Archive rows `first:end` of the live document `doc_id`'s passages, or None."""
+        position = self.documents.locate(doc_id)
+        if position is None:
+            return None
+        first, end = self.segments[position].document_rows.get(doc_id, (0, 0))
+        offset = int(self.offsets[position])
+        return offset + first, offset + end
+
+    def row_of(self, chunk_id: str) -> int | None:
+        """The archive row of the live passage `chunk_id`, or None."""
+        doc_id = chunk_id.rsplit("#", 1)[0]
+        position = self.documents.locate(doc_id)
+        if position is None:
+            return None
+        local = self.segments[position].rows.get(chunk_id)
+        return None if local is None else int(self.offsets[position]) + local
+
+    def nearest(self, vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Archive rows and cosines of the `depth` live passages nearest to `vector`, best first.
+
+        Each segment's FAISS index is searched for `depth` more results than it has deleted
+        rows, so that `depth` live ones come back whenever it holds them."""
+        found_rows, found_scores = [], []
+        query = vector[None, :]
+        for position, segment in enumerate(self.segments):
+            total = segment.dense.ntotal
+            if total == 0:
+                continue
+            scores, rows = segment.dense.search(query, min(depth + self._dead[position], total))
+            keep = rows[0] >= 0
+            archive = rows[0][keep] + self.offsets[position]
+            live = self.live[archive] if self._dead[position] else slice(None)
+            found_rows.append(archive[live])
+            found_scores.append(scores[0][keep][live])
+        if not found_rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if len(found_rows) == 1:
+            return found_rows[0][:depth], found_scores[0][:depth]
+        rows, scores = np.concatenate(found_rows), np.concatenate(found_scores)
+        order = np.lexsort((rows, -scores))[:depth]
+        return rows[order], scores[order]
+
+    def sentences_of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """The sentences of archive row `row` ((passage row, start, end), start and end in its
+        document's text) and their unit vectors, float32."""
+        position = int(np.searchsorted(self.offsets, row, side="right") - 1)
+        segment = self.segments[position]
+        local = row - int(self.offsets[position])
+        first, last = segment.sentence_rows[local], segment.sentence_rows[local + 1]
+        vectors = np.asarray(segment.sentence_vectors[first:last], dtype=np.float32)
+        return segment.sentences[first:last], vectors
+
+    def best_sentences(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """The best cosine to `vector` among the sentences of each passage in `rows` (-1 for none)."""
+        best = np.full(len(rows), -1.0, dtype=np.float32)
+        positions, local = self.locate(rows)
+        for position in np.unique(positions).tolist():
+            at = positions == position
+            best[at] = _best_sentences(self.segments[position], local[at], vector)
+        return best
+
+    def languages(self) -> np.ndarray:
+        """Each archive row's document language."""
+        return np.concatenate([s.languages for s in self.segments]) if self.segments else np.zeros(0, str)
+
+    def passage_documents(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each archive row's document number (documents numbered segment after segment), and
+        for each document number whether it is live and its language."""
+        numbers, live, languages = [], [], []
+        start = 0
+        for segment, gone in self.parts():
+            numbers.append(segment.passage_documents + start)
+            live.append(np.array([doc_id not in gone for doc_id in segment.documents], dtype=bool))
+            languages.append(np.array([doc.language for doc in segment.documents.values()], dtype=object))
+            start += len(segment.documents)
+        if not numbers:
+            return np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, str)
+        return np.concatenate(numbers), np.concatenate(live), np.concatenate(languages).astype(str)
+
+
+def _best_sentences(segment: Segment, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    firsts, lasts = segment.sentence_rows[rows], segment.sentence_rows[rows + 1]
+    counts = lasts - firsts
+    best = np.full(len(rows), -1.0, dtype=np.float32)
+    if counts.sum() == 0:
+        return best
+    # Rows of all their sentences, passage after passage, in one read of the memory map.
+    starts = np.cumsum(counts) - counts
+    sentences = np.repeat(firsts - starts, counts) + np.arange(counts.sum())
+    similarity = np.asarray(segment.sentence_vectors[sentences], dtype=np.float32) @ vector
+    some = counts > 0
+    best[some] = np.maximum.reduceat(similarity, starts[some])
+    return best
 
 
 class _WriterLock:
@@ -171,74 +361,78 @@ def _holder(path: Path) -> str:
         return "unknown holder"
 
 
+_MODULUS = 1 << 256
+
+
 def corpus_fingerprint(documents: Iterable[Document]) -> str:
-    """A hash of the documents' ids and texts, independent of their order."""
-    digest = hashlib.sha256()
-    for doc_id, sha in sorted((doc.doc_id, doc.sha256) for doc in documents):
-        digest.update(f"{doc_id}\0{sha}\n".encode())
-    return digest.hexdigest()
+    """A hash of the documents' ids and texts, independent of their order: the sum of each
+    document's own hash, so that a write updates it for the documents it changes
+    (`update_fingerprint`) without reading the archive."""
+    return f"{sum(_document_hash(doc) for doc in documents) % _MODULUS:064x}"
 
 
-def write_index(
+def update_fingerprint(fingerprint: str, added: Iterable[Document], removed: Iterable[Document]) -> str:
+    """`fingerprint` of a corpus with the documents `added` and without those `removed`."""
+    total = int(fingerprint, 16) + sum(map(_document_hash, added)) - sum(map(_document_hash, removed))
+    return f"{total % _MODULUS:064x}"
+
+
+def _document_hash(document: Document) -> int:
+    return int.from_bytes(hashlib.sha256(f"{document.doc_id}\0{document.sha256}".encode()).digest())
+
+
+def write_version(
     root: Path,
-    documents: list[Document],
-    passages: list[Passage],
-    vectors: np.ndarray,
-    lexical: bm25s.BM25,
+    parts: Sequence[tuple[Segment, frozenset[str]]],
     manifest: dict[str, Any],
+    fingerprint: str,
     keep_versions: int = 3,
-    sentences: np.ndarray | None = None,
-    sentence_vectors: np.ndarray | None = None,
-) -> Path:
-    """Write a new version under `root` and make it current; return the version's folder.
+) -> StoredIndex:
+    """Write a version of `root` made of `parts` (segments, each with its deleted document ids),
+    make it current and return it. Call with the writer lock held.
 
-    `manifest` holds the build's own fields (model, chunking...); its `dense` section says
-    which FAISS index to build (flat when absent). This adds the format, version id, counts,
-    fingerprint and file list.
+    `manifest` holds the build's own fields (model, chunking, changes...); this adds the format,
+    version id, counts, fingerprint and segments. The manifest is fsynced before `current`
+    moves to it, and `current` is fsynced before this returns: once it has, the version is durable.
     """
-    if len(passages) != len(vectors):
-        raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
-    sentences = np.zeros((0, 3), dtype=np.int64) if sentences is None else sentences
-    if sentence_vectors is None:
-        sentence_vectors = np.zeros((0, vectors.shape[1]), dtype=np.float16)
-    if len(sentences) != len(sentence_vectors):
-        raise ValueError(f"{len(sentences)} sentences but {len(sentence_vectors)} sentence vectors")
-    versions = root / "versions"
+    versions = root / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
-    created = datetime.now(UTC)
-    # Names sort by build time (to the microsecond), which pruning relies on.
-    version = f"{created:%Y%m%dT%H%M%S.%f}Z-{uuid.uuid4().hex[:8]}"
+    version = new_name()
+    segments = [segment for segment, _ in parts]
+    deleted = [gone for _, gone in parts]
+    stored = StoredIndex(versions / version, {}, segments, deleted)
+    stored.manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **manifest,
+        "counts": {
+            "documents": len(stored.documents),
+            "passages": stored.passage_count,
+            "segments": len(segments),
+        },
+        "corpus_sha256": fingerprint,
+        # The dense index of the largest segment (each segment's is in its segment.json).
+        "dense": max(segments, key=lambda segment: len(segment.passages)).info["dense"] if segments else {},
+        "segments": [
+            {"name": segment.name, "passages": len(segment.passages), "deleted": sorted(gone)}
+            for segment, gone in parts
+        ],
+    }
     tmp = versions / f".tmp-{version}"
     try:
         tmp.mkdir()
-        _write_jsonl(tmp / DOCUMENTS, (doc.to_dict() for doc in documents))
-        _write_jsonl(tmp / PASSAGES, (passage.to_dict() for passage in passages))
-        np.save(tmp / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32))
-        faiss.write_index(build_dense(vectors, manifest.get("dense", {})), str(tmp / DENSE))
-        lexical.save(str(tmp / LEXICAL), show_progress=False)
-        np.save(tmp / SENTENCES, sentences.astype(np.int64))
-        np.save(tmp / SENTENCE_VECTORS, sentence_vectors.astype(np.float16))
-        sizes = _file_sizes(tmp)
-        full_manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "version": version,
-            "created_at": created.isoformat(timespec="seconds"),
-            **manifest,
-            "counts": {"documents": len(documents), "passages": len(passages), "sentences": len(sentences)},
-            "corpus_sha256": corpus_fingerprint(documents),
-            "files": sizes,
-            "sha256": {name: file_sha256(tmp / name) for name in sizes},
-        }
-        (tmp / MANIFEST).write_text(json.dumps(full_manifest, indent=2, ensure_ascii=False) + "\n")
-        _fsync_tree(tmp)
-        final = versions / version
-        tmp.rename(final)
+        (tmp / MANIFEST).write_text(json.dumps(stored.manifest, indent=2, ensure_ascii=False) + "\n")
+        fsync(tmp / MANIFEST)
+        fsync(tmp)
+        tmp.rename(stored.path)
+        fsync(versions)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _point_current(root, final)
-    _prune(versions, keep=keep_versions, current=final)
-    return final
+    _point_current(root, stored.path)
+    _prune(root, keep=keep_versions, current=stored.path)
+    return stored
 
 
 def resolve(root: Path) -> Path:
@@ -266,6 +460,12 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             f"{path}: index format version {manifest.get('format_version')!r}, this newsqa reads "
             f"version {FORMAT_VERSION}; {_rebuild(folder)}"
         )
+    segments = manifest.get("segments")
+    if not isinstance(segments, list) or not all(
+        isinstance(part, dict) and isinstance(part.get("name"), str) and isinstance(part.get("deleted"), list)
+        for part in segments
+    ):
+        raise IndexFormatError(f"{path}: no valid list of segments; {_rebuild(folder)}")
     return manifest
 
 
@@ -285,7 +485,8 @@ def prefetch(stored: StoredIndex) -> None:
     into this process: at 200,000 passages, the first 62 questions' `ask` p50 went from 10.6 ms
     to 5.6 ms and their p99 from 32 to 13 ms (1.1 s at load).
     """
-    paths = [stored.path / DENSE, stored.path / SENTENCE_VECTORS]
+    segments = [segment for segment in stored.segments if not segment.prefetched]
+    paths = [path for segment in segments for path in (segment.path / DENSE, segment.path / SENTENCE_VECTORS)]
     available = _memory_available()
     if available is not None and sum(path.stat().st_size for path in paths) > available / 2:
         return
@@ -298,9 +499,11 @@ def prefetch(stored: StoredIndex) -> None:
                     os.posix_fadvise(descriptor, offset, _PREFETCH_STEP, os.POSIX_FADV_WILLNEED)
             finally:
                 os.close(descriptor)
-    touch(stored.dense)
-    if stored.sentence_vectors.size:
-        int(stored.sentence_vectors.reshape(-1).view(np.uint8)[:: os.sysconf("SC_PAGE_SIZE")].max())
+    for segment in segments:
+        touch(segment.dense)
+        if segment.sentence_vectors.size:
+            int(segment.sentence_vectors.reshape(-1).view(np.uint8)[:: os.sysconf("SC_PAGE_SIZE")].max())
+        segment.prefetched = True
 
 
 def _memory_available() -> int | None:
@@ -322,8 +525,13 @@ def _memory_available() -> int | None:
     return min(found) if found else None
 
 
-def load_index(root: Path, model: str | None = None) -> StoredIndex:
+def load_index(
+    root: Path, model: str | None = None, loaded: Mapping[str, Segment] | None = None
+) -> StoredIndex:
     """Load the current version under `root`, checking it before use.
+
+    Segments found in `loaded` (by name) are taken from there, not read again: a service that
+    picks up a new version reads only the segments it does not hold yet.
 
     With `model` given, an index built with any other model is refused: its vectors
     would not be comparable with the queries'. So is one embedded with other prompts than
@@ -339,53 +547,29 @@ def load_index(root: Path, model: str | None = None) -> StoredIndex:
         )
     if model is not None and (stale := stale_prompts(manifest)):
         raise IndexFormatError(f"index {folder} {stale}; {_rebuild(folder)}")
-    for name, size in manifest.get("files", {}).items():
-        path = folder / name
-        if not path.is_file() or path.stat().st_size != size:
-            raise IndexFormatError(f"{path}: missing or truncated; {_rebuild(folder)}")
-    reading = folder / DOCUMENTS  # named in the error if it cannot be parsed
-    try:
-        documents = [Document(**record) for record in _read_jsonl(reading)]
-        reading = folder / PASSAGES
-        passages = [Passage(**record) for record in _read_jsonl(reading)]
-        reading = folder / DENSE
-        dense = read_dense(reading, manifest.get("dense", {}))
-        reading = folder / LEXICAL
-        lexical = bm25s.BM25.load(str(reading), show_progress=False)
-        reading = folder / SENTENCES
-        sentences = np.load(reading)
-        reading = folder / SENTENCE_VECTORS
-        sentence_vectors = np.load(reading, mmap_mode="r")
-        reading = folder / VECTORS
-        vectors = read_vectors(folder) if VECTORS in manifest.get("files", {}) else None
-    except Exception as exc:  # the parsers raise many unrelated types on damaged files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IndexFormatError(f"{reading}: damaged, cannot be read ({reason}); {_rebuild(folder)}") from None
+    loaded = loaded or {}
+    segments, deleted = [], []
+    for part in manifest["segments"]:
+        name = part["name"]
+        try:
+            segment = loaded.get(name) or read_segment(folder.parent.parent, name)
+        except IndexFormatError as exc:
+            raise IndexFormatError(f"{exc}; {_rebuild(folder)}") from None
+        gone = frozenset(part["deleted"])
+        if not gone <= segment.documents.keys():
+            raise IndexFormatError(
+                f"{folder / MANIFEST}: deletes documents segment {name} does not hold; {_rebuild(folder)}"
+            )
+        segments.append(segment)
+        deleted.append(gone)
+    stored = StoredIndex(folder, manifest, segments, deleted)
     counts = manifest.get("counts", {})
-    if not (
-        counts.get("documents") == len(documents)
-        and counts.get("passages") == len(passages) == dense.ntotal
-        and counts.get("sentences") == len(sentences) == len(sentence_vectors)
-        and (len(sentences) == 0 or 0 <= sentences[:, 0].min() <= sentences[:, 0].max() < len(passages))
-        and (vectors is None or vectors.shape == (len(passages), dense.d))
-    ):
-        stored = "" if vectors is None else f" ({vectors.shape[0]} rows of {vectors.shape[1]} in {VECTORS})"
+    if (counts.get("documents"), counts.get("passages")) != (len(stored.documents), stored.passage_count):
         raise IndexFormatError(
-            f"index {folder} is inconsistent: manifest counts {counts}, {len(documents)} "
-            f"documents, {len(passages)} passages, {dense.ntotal} vectors{stored}, {len(sentences)} "
-            f"sentences with {len(sentence_vectors)} vectors; {_rebuild(folder)}"
+            f"index {folder} is inconsistent: manifest counts {counts}, its segments hold "
+            f"{len(stored.documents)} documents and {stored.passage_count} passages; {_rebuild(folder)}"
         )
-    return StoredIndex(
-        path=folder,
-        manifest=manifest,
-        documents={doc.doc_id: doc for doc in documents},
-        passages=passages,
-        dense=dense,
-        lexical=lexical,
-        sentences=sentences,
-        sentence_vectors=sentence_vectors,
-        vectors=vectors,
-    )
+    return stored
 
 
 def load_previous(root: Path) -> StoredIndex | None:
@@ -393,9 +577,9 @@ def load_previous(root: Path) -> StoredIndex | None:
     from; None when there is none, or (with a warning) when it cannot be loaded, since a
     rebuild is what repairs a damaged index.
 
-    A version embedded with other prompts than its model declares now comes without its
-    vectors, so that none is reused beside vectors embedded with the new prompts; its
-    documents (those added through the API among them) are still carried over.
+    A version embedded with other prompts than its model declares now is returned all the
+    same, for its documents (those added through the API among them): the embedding cache
+    (indexer/cache.py) does not reuse its vectors.
     """
     try:
         previous = load_index(root)
@@ -404,9 +588,8 @@ def load_previous(root: Path) -> StoredIndex | None:
     except NewsqaError as exc:
         log.warning("previous index not used, everything is embedded again: %s", exc)
         return None
-    if previous.vectors is not None and (stale := stale_prompts(previous.manifest)):
+    if stale := stale_prompts(previous.manifest):
         log.warning("previous vectors not reused, everything is embedded again: index %s", stale)
-        previous.vectors = None
     return previous
 
 
@@ -423,71 +606,41 @@ def stale_prompts(manifest: dict[str, Any]) -> str | None:
     return f"was embedded with prompts {recorded} but model {name!r} now declares {declared}"
 
 
-def read_vectors(folder: Path) -> np.ndarray:
-    """The float32 vectors of a version folder, memory-mapped read-only: (passages, dimension)."""
-    vectors: np.ndarray = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
-    if vectors.dtype != np.float32 or vectors.ndim != 2:
-        raise ValueError(f"{VECTORS} holds {vectors.dtype} of shape {vectors.shape}, not float32 rows")
-    return vectors
-
-
 def _rebuild(folder: Path) -> str:
-    root = folder.parent.parent if folder.parent.name == "versions" else folder
+    root = folder.parent.parent if folder.parent.name == VERSIONS else folder
     return f"rebuild it with `newsqa index --index-dir {root}`"
 
 
-def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
-
-
-def file_sha256(path: Path) -> str:
-    """The file's sha256, read in blocks (index files can be gigabytes)."""
-    with path.open("rb") as data:
-        return hashlib.file_digest(data, "sha256").hexdigest()
-
-
-def _file_sizes(folder: Path) -> dict[str, int]:
-    return {
-        str(path.relative_to(folder)): path.stat().st_size
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in [*folder.rglob("*"), folder]:
-        _fsync(path)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _point_current(root: Path, version: Path) -> None:
-    link = root / f".current-{uuid.uuid4().hex[:8]}"
+    link = root / f".current-{os.urandom(4).hex()}"
     os.symlink(version.relative_to(root), link)
     os.replace(link, root / "current")
-    _fsync(root)
+    fsync(root)
 
 
-def _prune(versions: Path, keep: int, current: Path) -> None:
-    """Drop all but the newest `keep` versions (never the current one), and leftovers of
-    builds that died more than an hour ago."""
+def _prune(root: Path, keep: int, current: Path) -> None:
+    """Drop all but the newest `keep` versions (never the current one), the segments no
+    version left names, and leftovers of writes and merges that died more than an hour ago."""
+    versions = root / VERSIONS
     done = sorted((p for p in versions.iterdir() if not p.name.startswith(".")), reverse=True)
     for old in done[keep:]:
         if old != current:
             shutil.rmtree(old, ignore_errors=True)
+    named: set[str] = set()
+    for version in versions.iterdir():
+        if version.name.startswith("."):
+            continue
+        try:
+            named.update(part["name"] for part in json.loads((version / MANIFEST).read_text())["segments"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # a version that cannot be read may still name any segment: keep them all
+    now = time.time()
+    for folder in (root / SEGMENTS).iterdir():
+        if folder.name.startswith("."):
+            if now - folder.stat().st_mtime > _STALE_TMP_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        elif folder.name not in named:
+            shutil.rmtree(folder, ignore_errors=True)
     for leftover in versions.glob(".tmp-*"):
-        if time.time() - leftover.stat().st_mtime > _STALE_TMP_SECONDS:
+        if now - leftover.stat().st_mtime > _STALE_TMP_SECONDS:
             shutil.rmtree(leftover, ignore_errors=True)

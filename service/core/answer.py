@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -110,7 +110,7 @@ def extract_answer(
     question: str,
     question_vector: np.ndarray,
     citations: list[Citation],
-    documents: dict[str, Document],
+    documents: Mapping[str, Document],
     sentences_of: SentencesOf,
     vocabulary: Vocabulary,
     crosslingual: Crosslingual | None = None,
@@ -215,7 +215,7 @@ def extract_answer(
 def _short_answer(
     question: str,
     pool: dict[tuple[str, int, int], float],
-    documents: dict[str, Document],
+    documents: Mapping[str, Document],
     wanted: dict[str, float],
     covered: Callable[[str], bool] | None = None,
 ) -> Answer | None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from indexer.build import BuildReport, build_index
@@ -44,21 +43,14 @@ class Index:
         self.stored = stored
         self.embedder = embedder
         self.settings = settings
-        self.lexical_terms: dict[str, int] = stored.lexical.vocab_dict
-        self.vocabulary = Vocabulary(
-            stored.lexical,
-            stored.passages,
-            {doc_id: document.language for doc_id, document in stored.documents.items()},
-        )
-        self.sentence_rows = stored.sentence_rows
-        self.rows = {passage.chunk_id: row for row, passage in enumerate(stored.passages)}
+        self.vocabulary = Vocabulary(stored)
         # Each passage's language, and a Translator when the archive holds other languages
         # than English (None keeps the English-only path of old, term for term).
-        self.row_languages = np.array([stored.documents[p.doc_id].language for p in stored.passages])
-        self.foreign_rows = np.array(
-            [not settings.model_covers(language) for language in self.row_languages.tolist()], dtype=bool
-        )
-        self.translator = translator_for(stored.lexical, self.row_languages, settings, embedder.vocabulary())
+        self.row_languages = stored.languages()
+        languages = set(self.row_languages[stored.live].tolist())
+        foreign = [language for language in languages if not settings.model_covers(language)]
+        self.foreign_rows = np.isin(self.row_languages, foreign)
+        self.translator = translator_for(stored, languages, settings, embedder.vocabulary())
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:
@@ -80,12 +72,22 @@ class Index:
         return cls.load(settings, embedder), report
 
     @property
-    def documents(self) -> dict[str, Document]:
+    def documents(self) -> Mapping[str, Document]:
         return self.stored.documents
 
     @property
-    def passages(self) -> list[Passage]:
+    def passages(self) -> Sequence[Passage]:
+        """Passages by row; rows of deleted documents stay in place (`passage_count` counts the live)."""
         return self.stored.passages
+
+    @property
+    def passage_count(self) -> int:
+        return self.stored.passage_count
+
+    def passages_of(self, doc_id: str) -> int:
+        """How many passages the live document `doc_id` has (0 for none)."""
+        span = self.stored.document_rows(doc_id)
+        return 0 if span is None else span[1] - span[0]
 
     @property
     def manifest(self) -> dict[str, object]:
@@ -204,9 +206,7 @@ class Index:
 
     def _nearest(self, vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and cosines of the `depth` passages nearest to `vector` in the dense index."""
-        scores, rows = self.stored.dense.search(vector[None, :], min(depth, self.stored.dense.ntotal))
-        found = rows[0] >= 0
-        return rows[0][found], scores[0][found]
+        return self.stored.nearest(vector, depth)
 
     def _dense(self, vector: np.ndarray, nearest: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, float]]:
         """The `nearest` passages, each scored by the better of its own cosine and its best
@@ -216,37 +216,21 @@ class Index:
         scores = np.maximum(cosines, self._best_sentences(rows, vector))
         return sorted(zip(rows.tolist(), scores.tolist(), strict=True), key=lambda item: (-item[1], item[0]))
 
-    def _sentence_vectors(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        first, last = self.sentence_rows[row], self.sentence_rows[row + 1]
-        return self.stored.sentences[first:last], np.asarray(
-            self.stored.sentence_vectors[first:last], dtype=np.float32
-        )
-
     def _best_sentences(self, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
         """The best cosine to `vector` among the sentences of each passage in `rows` (-1 for none)."""
-        firsts, lasts = self.sentence_rows[rows], self.sentence_rows[rows + 1]
-        counts = lasts - firsts
-        best = np.full(len(rows), -1.0, dtype=np.float32)
-        if counts.sum() == 0:
-            return best
-        # Rows of all their sentences, passage after passage, in one read of the memory map.
-        starts = np.cumsum(counts) - counts
-        sentences = np.repeat(firsts - starts, counts) + np.arange(counts.sum())
-        similarity = np.asarray(self.stored.sentence_vectors[sentences], dtype=np.float32) @ vector
-        some = counts > 0
-        best[some] = np.maximum.reduceat(similarity, starts[some])
-        return best
+        return self.stored.best_sentences(rows, vector)
 
     def _sentences_of(self, citation: Citation) -> tuple[list[tuple[int, int]], np.ndarray]:
         """The sentences of the cited passage and of the passage after it in its document,
         in document order: a list of instructions or figures often runs on past a passage's end."""
-        row = self.rows[citation.chunk_id]
-        sentences, vectors = self._sentence_vectors(row)
+        row = self.stored.row_of(citation.chunk_id)
+        assert row is not None  # a cited passage is live
+        sentences, vectors = self.stored.sentences_of(row)
         spans = [(int(start), int(end)) for _, start, end in sentences]
         doc_id, number = citation.chunk_id.rsplit("#", 1)  # ids are "<doc_id>#<n>", in order
-        following = self.rows.get(f"{doc_id}#{int(number) + 1}")
+        following = self.stored.row_of(f"{doc_id}#{int(number) + 1}")
         if following is not None:
-            more, more_vectors = self._sentence_vectors(following)
+            more, more_vectors = self.stored.sentences_of(following)
             last = spans[-1][0] if spans else -1
             keep = [i for i, (_, start, _end) in enumerate(more) if int(start) > last]
             spans += [(int(more[i][1]), int(more[i][2])) for i in keep]
@@ -257,7 +241,7 @@ class Index:
         if self.translator is not None:
             scores = self._concept_scores(self.translator.concepts(query))
         else:
-            known = [term for term in terms(query) if term in self.lexical_terms]
+            known = [term for term in terms(query) if term in self.stored.lexical]
             if not known:
                 return []
             scores = self.stored.lexical.get_scores(known)
@@ -267,24 +251,18 @@ class Index:
     def _concept_scores(self, concepts: list[Concept]) -> np.ndarray:
         """BM25 of a structured query: each concept scores a passage by its best form there
         (a form's own BM25 contribution), and the concepts' scores add up. A concept of one
-        form is plain BM25, summed by bm25s itself."""
-        known = [(concept, concept.members & self.lexical_terms.keys()) for concept in concepts]
+        form is plain BM25."""
+        lexical = self.stored.lexical
+        known = [(concept, {form for form in concept.members if form in lexical}) for concept in concepts]
         single = [next(iter(forms)) for concept, forms in known if _plain(concept, forms)]
-        scores = (
-            self.stored.lexical.get_scores(single)
-            if single
-            else np.zeros(len(self.passages), dtype=np.float32)
-        )
-        matrix = self.stored.lexical.scores
+        scores = lexical.get_scores(single)
         for concept, forms in known:
             if not forms or _plain(concept, forms):
                 continue
             best = np.zeros(len(self.passages), dtype=np.float32)
             for term in forms:
-                column = self.lexical_terms[term]
-                first, last = matrix["indptr"][column], matrix["indptr"][column + 1]
-                rows = matrix["indices"][first:last]
-                best[rows] = np.maximum(best[rows], matrix["data"][first:last])
+                rows, contributions = lexical.scores(term)
+                best[rows] = np.maximum(best[rows], contributions)
             scores = scores + concept.weight * best
         return scores
 
@@ -351,25 +329,23 @@ class Index:
 
 
 def translator_for(
-    lexical: bm25s.BM25, row_languages: np.ndarray, settings: Settings, english_words: Collection[str] = ()
+    stored: StoredIndex, languages: Collection[str], settings: Settings, english_words: Collection[str] = ()
 ) -> Translator | None:
-    """A Translator over the archive's languages other than English, or None when it has none."""
-    present = set(row_languages.tolist())
-    if present <= {"en"}:
+    """A Translator over the archive's `languages` other than English, or None when it has none."""
+    if set(languages) <= {"en"}:
         return None
-    languages = sorted(present | {"en"})
-    matrix = lexical.scores
-    columns = sorted(lexical.vocab_dict, key=lexical.vocab_dict.__getitem__)
-    vocabularies: dict[str, list[str]] = {}
-    for language in languages:
-        # How many of each term's passages are in `language`: a running count over the posting lists.
-        inside = np.concatenate([[0], np.cumsum(row_languages[matrix["indices"]] == language)])
-        counts = inside[matrix["indptr"][1:]] - inside[matrix["indptr"][:-1]]
-        vocabularies[language] = [
-            term for term, count in zip(columns, counts.tolist(), strict=False) if count
-        ]
+    vocabularies = language_terms(stored, sorted(set(languages) | {"en"}))
     words = [word for word in english_words if word.isalpha()]  # not "##ing" pieces or "[CLS]"
     return Translator(vocabularies, dictionaries(settings.dictionaries), settings.translate, words)
+
+
+def language_terms(stored: StoredIndex, languages: list[str]) -> dict[str, set[str]]:
+    """For each of `languages`, the terms its live passages use, segment by segment."""
+    vocabularies: dict[str, set[str]] = {language: set() for language in languages}
+    for segment, deleted in stored.parts():
+        for language in languages:
+            vocabularies[language] |= segment.language_terms(language, deleted)
+    return vocabularies
 
 
 def _plain(concept: Concept, forms: AbstractSet[str]) -> bool:

@@ -11,10 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-import bm25s
 import numpy as np
 
-from indexer.chunk import Passage
+from indexer.store import StoredIndex
 from indexer.text import terms
 from service.core.translate import Concept, Translator
 
@@ -25,48 +24,32 @@ _WORD = re.compile(r"[\w'’-]+")
 class Vocabulary:
     """What the archive says, for weighing and checking question terms.
 
-    Read off the BM25 index's posting lists (which passages hold each term), so the
-    terms are exactly those the index was built with and nothing is re-tokenised at load.
+    Read off the postings of its live passages (indexer/postings.py: which passages hold each
+    term), so the terms are exactly those the index was built with and nothing is re-tokenised
+    at load.
     """
 
-    def __init__(
-        self, lexical: bm25s.BM25, passages: list[Passage], languages: dict[str, str] | None = None
-    ) -> None:
-        languages = languages or {}
-        self.columns: dict[str, int] = lexical.vocab_dict
-        self.indptr: np.ndarray = lexical.scores["indptr"]
-        self.rows: np.ndarray = lexical.scores["indices"]
-        # A document's passages are consecutive rows (the index is built document by document).
-        self.first_row: dict[str, int] = {}
-        self.end_row: dict[str, int] = {}
-        for row, passage in enumerate(passages):
-            if passage.doc_id not in self.first_row:
-                self.first_row[passage.doc_id] = row
-            elif self.end_row[passage.doc_id] != row:
-                raise ValueError(f"the passages of {passage.doc_id!r} are not consecutive rows")
-            self.end_row[passage.doc_id] = row + 1
-        self.documents = len(self.first_row)
-        # Each passage's document, numbered in row order.
-        lengths = [self.end_row[doc_id] - first for doc_id, first in self.first_row.items()]
-        self.passage_docs = np.repeat(np.arange(self.documents, dtype=np.int64), lengths)
+    def __init__(self, stored: StoredIndex) -> None:
+        self.stored = stored
+        self.lexical = stored.lexical
+        # Each passage's document number, and of each document whether it is live and English.
+        self.passage_docs, live, languages = stored.passage_documents()
+        self.documents = len(live)
         self._document_counts: dict[str, tuple[int, int]] = {}
         # The documents a question's words are judged common among (`subject_terms`): the
         # English ones, as questions are asked in English, when there are any; else all.
         # In an archive half in Vietnamese, "people" is in few documents, yet common.
-        english = np.array([languages.get(doc_id, "en") == "en" for doc_id in self.first_row], dtype=bool)
-        self.peers = english if english.any() else np.ones(self.documents, dtype=bool)
+        english = live & (languages == "en")
+        self.peers = english if english.any() else live
 
     def passages_with(self, term: str) -> np.ndarray:
-        """Rows of the passages (title included) that contain `term`, in row order."""
-        column = self.columns.get(term)
-        if column is None or column + 1 >= len(self.indptr):  # bm25s's empty token has no column
-            return self.rows[:0]
-        return self.rows[self.indptr[column] : self.indptr[column + 1]]
+        """Rows of the live passages (title included) that contain `term`, in row order."""
+        return self.lexical.rows(term)
 
     def idf(self, term: str) -> float | None:
         """Inverse passage frequency of `term`; None for a term the archive never uses."""
         seen = len(self.passages_with(term))
-        return math.log(1 + len(self.passage_docs) / seen) if seen else None
+        return math.log(1 + self.lexical.count / seen) if seen else None
 
     def best_idf(self, forms: Iterable[str]) -> float | None:
         """The highest `idf` among the forms of a word (None when the archive uses none): what
@@ -83,16 +66,19 @@ class Vocabulary:
             present = np.zeros(self.documents, dtype=bool)
             present[self.passage_docs[self.passages_with(term)]] = True
             counts = int(np.count_nonzero(present)), int(np.count_nonzero(present & self.peers))
-            if term in self.columns:
+            if term in self.lexical:
                 self._document_counts[term] = counts
         return counts[1] if peers else counts[0]
 
     def mentions(self, doc_id: str, term: str) -> bool:
         """Whether document `doc_id` contains `term`: a binary search of the term's posting
         list for the document's rows, not a pass over the list."""
+        span = self.stored.document_rows(doc_id)
+        if span is None:
+            return False
         rows = self.passages_with(term)
-        at = int(np.searchsorted(rows, self.first_row[doc_id]))
-        return at < len(rows) and int(rows[at]) < self.end_row[doc_id]
+        at = int(np.searchsorted(rows, span[0]))
+        return at < len(rows) and int(rows[at]) < span[1]
 
     def unknown_numbers(self, question: str) -> list[str]:
         """Numbers in the question (years, figures, document numbers) the archive never mentions."""

@@ -16,7 +16,6 @@ import itertools
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -94,12 +93,23 @@ class Translator:
             if analysis(language) != "syllables"
         }
         self._cache: dict[tuple[str, str], frozenset[str]] = {}
-        # A question's concepts are wanted thrice (lexical ranking, fusion, the answer).
-        self.concepts = lru_cache(maxsize=256)(self._concepts)
+        # A question's concepts are wanted thrice (lexical ranking, fusion, the answer). A dict,
+        # not functools.lru_cache on the bound method: that is a reference cycle, which only a
+        # full garbage collection would free once a write has replaced this Translator.
+        self._concept_cache: dict[str, list[Concept]] = {}
 
     @property
     def languages(self) -> list[str]:
         return sorted(self.vocabularies)
+
+    def concepts(self, question: str) -> list[Concept]:
+        """The question's concepts (see `_concepts`), remembered for the last 256 questions."""
+        found = self._concept_cache.get(question)
+        if found is None:
+            if len(self._concept_cache) >= 256:
+                self._concept_cache.pop(next(iter(self._concept_cache), ""), None)
+            found = self._concept_cache[question] = self._concepts(question)
+        return found
 
     def _concepts(self, question: str) -> list[Concept]:
         """The question's content words, in order, each as a concept (see the module's doc);

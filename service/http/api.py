@@ -115,7 +115,7 @@ def health(index: IndexDep) -> HealthResponse:
     return HealthResponse(
         status="ok",
         documents=len(index.documents),
-        passages=len(index.passages),
+        passages=index.passage_count,
         model=index.embedder.name,
         index=manifest,
         crosslingual=index.crosslingual_status(),
@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        await run_in_threadpool(reloader.stop_merging)  # a merge half done is lost work, not harm
 
     app = FastAPI(
         title="newsqa",

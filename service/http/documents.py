@@ -1,13 +1,13 @@
 """The live archive: add, replace and delete articles through the API, each write a new index version.
 
-A write starts from the documents of the index being served, changes them, and goes through
-`indexer.build.build_documents` like `newsqa index`: the same cleaning and chunking, a new
-version written atomically (durable before the response) and then swapped in.
+A write cleans and chunks the articles as `newsqa index` does, embeds them into one new segment,
+marks the documents it replaces or deletes as deleted, and writes a new version naming that
+segment beside the ones before (indexer/build.py: append_documents): durable before the
+response, and served from the next request on. Its cost grows with the articles written, not
+with the archive.
 """
 
 from __future__ import annotations
-
-from collections import Counter
 
 from fastapi import APIRouter, Depends, Response
 
@@ -63,13 +63,11 @@ def put_documents(reloader: Reloader, documents: list[Document]) -> tuple[Index,
     each document, whether it is new. Writing what is already stored makes no new version."""
     with reloader.writing():
         base = reloader.latest()
-        stored = dict(base.documents)
+        stored = base.documents
         created = [document.doc_id not in stored for document in documents]
         if all(stored.get(document.doc_id) == document for document in documents):
             return base, created
-        for document in documents:
-            stored[document.doc_id] = document  # a replaced article keeps its place
-        return reloader.write(list(stored.values())), created
+        return reloader.write(documents), created
 
 
 def delete_document(reloader: Reloader, doc_id: str) -> Index:
@@ -80,7 +78,7 @@ def delete_document(reloader: Reloader, doc_id: str) -> Index:
             raise DocumentNotFoundError(f"unknown document id {doc_id!r}")
         if len(base.documents) == 1:
             raise ConflictError(f"{doc_id!r} is the last document: an index needs at least one")
-        return reloader.write([document for document in base.documents.values() if document.doc_id != doc_id])
+        return reloader.write([], removed=[doc_id])
 
 
 router = APIRouter(dependencies=[Depends(require_admin)], tags=["archive"])
@@ -113,7 +111,7 @@ def put_document(article: ArticleRequest, reloader: ReloaderDep, response: Respo
         doc_id=document.doc_id,
         title=document.title,
         language=document.language,
-        passages=Counter(p.doc_id for p in index.passages)[document.doc_id],
+        passages=index.passages_of(document.doc_id),
         version=version_of(index),
     )
 
@@ -127,7 +125,6 @@ def put_batch(body: BatchRequest, reloader: ReloaderDep) -> BatchWritten:
     """Add or replace up to 100 articles in one new index version: all of them or none."""
     documents = [clean_article(article) for article in body.documents]
     index, created = put_documents(reloader, documents)
-    passages = Counter(p.doc_id for p in index.passages)
     return BatchWritten(
         version=version_of(index),
         documents=[
@@ -135,7 +132,7 @@ def put_batch(body: BatchRequest, reloader: ReloaderDep) -> BatchWritten:
                 doc_id=document.doc_id,
                 title=document.title,
                 language=document.language,
-                passages=passages[document.doc_id],
+                passages=index.passages_of(document.doc_id),
                 created=new,
             )
             for document, new in zip(documents, created, strict=True)

@@ -49,7 +49,8 @@ class Metrics:
         self.reloads = Counter(
             "newsqa_index_reloads",
             "Index versions swapped in (outcome ok) or refused (failed), by trigger: admin "
-            "(POST /admin/reload), auto (the index directory's current version moved), write.",
+            "(POST /admin/reload), auto (the index directory's current version moved), write, "
+            "merge (segments merged in the background).",
             ["trigger", "outcome"],
             registry=self.registry,
         )
@@ -68,7 +69,7 @@ def _count(app: FastAPI, what: str) -> float:
     index = getattr(app.state, "index", None)
     if index is None:
         return 0
-    return len(index.documents) if what == "documents" else len(index.passages)
+    return len(index.documents) if what == "documents" else index.passage_count
 
 
 def annotate(request: Request, **fields: Any) -> None:

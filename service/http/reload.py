@@ -1,10 +1,13 @@
-"""Swapping the served index: after a write, on `POST /admin/reload`, and when `current` moves.
+"""Swapping the served index: after a write or a merge, on `POST /admin/reload`, and when
+`current` moves.
 
 The app serves whatever `Index` object `app.state.index` holds. A swap is one attribute
 assignment, so a request that has taken an index keeps it to the end: its citations always
-point into that version's documents. Writes and reloads take one lock, so they never interleave;
-writes also take the index directory's write lock (indexer/store.py: writer_lock), so that a
-`newsqa index` in another process never builds on a version a write here is replacing.
+point into that version's documents. Writes, merge commits and reloads take one lock, so they
+never interleave; writes also take the index directory's write lock (indexer/store.py:
+writer_lock), so that a `newsqa index` in another process never builds on a version a write
+here is replacing. A new version is loaded from the segments already in memory, reading only
+those it adds. After a write, merges (indexer/merge.py) run in a background thread.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import asyncio
 import gc
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -22,10 +25,11 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
-from indexer.build import build_documents
+from indexer.build import append_documents
 from indexer.clean import Document
 from indexer.embed import Embedder
 from indexer.errors import IndexNotFoundError, NewsqaError
+from indexer.merge import commit_merge, merge_plan, write_merged
 from indexer.settings import Settings
 from indexer.store import load_index, resolve, writer_lock
 from service.core.index import Index
@@ -60,6 +64,8 @@ class Reloader:
         self.lock = threading.Lock()
         # A version that failed to load while polling: not retried until `current` moves again.
         self.skipped: Path | None = None
+        self.merger: threading.Thread | None = None
+        self.merging = True  # False: no new merge starts (shutting down)
         state.index, state.index_error = None, None
 
     @property
@@ -157,12 +163,50 @@ class Reloader:
             raise IndexUnavailableError(self.state.index_error or "no index is loaded")
         return index
 
-    def write(self, documents: list[Document]) -> Index:
-        """Write `documents` as a new version, load it and serve it. Call inside `writing()`."""
-        report = build_documents(documents, self.settings, self.embedder)
-        index = self._load(report.path)
-        self._swap(index, "write")
+    def write(self, documents: list[Document], removed: Iterable[str] = ()) -> Index:
+        """Add (or replace) `documents` and delete the documents `removed` in a new version, and
+        serve it; then merge segments in the background if the merge policy says so. Call
+        inside `writing()`, after `latest()`."""
+        base = self.latest()
+        stored = append_documents(base.stored, documents, removed, self.settings, self.embedder)
+        index = Index(stored, self.embedder, self.settings)
+        self._swap(index, "write", settle_all=False)
+        self._merge_later()
         return index
+
+    def _merge_later(self) -> None:
+        """Start a merge in the background if the served version needs one and none runs.
+        Call holding `lock`."""
+        index = self.index
+        if not self.merging or index is None or (self.merger is not None and self.merger.is_alive()):
+            return
+        names = merge_plan(index.stored, self.settings.merge_factor)
+        if names:
+            self.merger = threading.Thread(
+                target=self._merge, args=(index, names), name="newsqa-merge", daemon=True
+            )
+            self.merger.start()
+
+    def _merge(self, base: Index, names: list[str]) -> None:
+        """Merge the segments `names` of `base` and serve the result (indexer/merge.py): the
+        merged segment is written without any lock; only its commit takes them, from the
+        version current then, so writes that landed meanwhile stay."""
+        try:
+            merged = write_merged(base.stored, names, self.settings)
+            with self.writing():
+                current = self.latest()
+                stored = commit_merge(current.stored, merged, self.settings)
+                if stored is not None:
+                    self._swap(Index(stored, self.embedder, self.settings), "merge", settle_all=False)
+                self._merge_later()
+        except Exception:  # a failed merge leaves the archive as it was; the next write retries
+            log.exception("merge of %d segments failed", len(names))
+
+    def stop_merging(self, timeout: float = 60.0) -> None:
+        """Start no more merges and wait for one running to finish (shutdown)."""
+        self.merging = False
+        if self.merger is not None:
+            self.merger.join(timeout)
 
     def _target(self) -> Path | None:
         try:
@@ -173,13 +217,19 @@ class Reloader:
     def _load(self, folder: Path | None) -> Index:
         # Without a target, `resolve` raises IndexNotFoundError saying how to build an index.
         folder = folder or resolve(self.settings.index_dir)
-        return Index(load_index(folder, model=self.settings.model), self.embedder, self.settings)
+        served = {segment.name: segment for segment in self.index.stored.segments} if self.index else {}
+        return Index(
+            load_index(folder, model=self.settings.model, loaded=served), self.embedder, self.settings
+        )
 
-    def _swap(self, index: Index, trigger: str) -> None:
+    def _swap(self, index: Index, trigger: str, settle_all: bool = True) -> None:
         self.state.index = index  # the one assignment requests see: old or new, never a mix
         self.state.index_error = None
         self._count(trigger, "ok")
-        settle()
+        if settle_all:
+            settle()
+        else:
+            gc.freeze()  # what the new version added; the old one shares its segments
 
     def _count(self, trigger: str, outcome: str) -> None:
         if self.metrics is not None and trigger != "start":
@@ -218,5 +268,5 @@ def reload(reloader: ReloaderDep) -> ReloadResponse:
         previous=previous,
         changed=version != previous,
         documents=len(index.documents),
-        passages=len(index.passages),
+        passages=index.passage_count,
     )
