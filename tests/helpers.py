@@ -18,7 +18,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from indexer.store import MANIFEST, file_sha256
+from indexer.segments import INFO, SEGMENTS, file_sha256
+from indexer.store import MANIFEST, resolve
 
 # The `newsqa` command, run by this interpreter (so with the code under test).
 NEWSQA = [sys.executable, "-c", "from service.cli import main; main()"]
@@ -76,15 +77,22 @@ def serving(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
-def rerecord(version: Path) -> None:
-    """Record `version`'s files as they are now in its manifest (sizes and sha256), as if the
-    build itself had written them: for tests of what only the deeper checks can find."""
-    path = version / MANIFEST
-    manifest = json.loads(path.read_text())
-    for name in manifest["files"]:
-        manifest["files"][name] = (version / name).stat().st_size
-        manifest["sha256"][name] = file_sha256(version / name)
-    path.write_text(json.dumps(manifest))
+def segment_folder(index_dir: Path, position: int = 0) -> Path:
+    """The folder of the current version's segment at `position` (a fresh build has one)."""
+    version = resolve(index_dir)
+    name = json.loads((version / MANIFEST).read_text())["segments"][position]["name"]
+    return version.parent.parent / SEGMENTS / name
+
+
+def rerecord(segment: Path) -> None:
+    """Record `segment`'s files as they are now in its segment.json (sizes and sha256), as if
+    the build itself had written them: for tests of what only the deeper checks can find."""
+    path = segment / INFO
+    info = json.loads(path.read_text())
+    for name in info["files"]:
+        info["files"][name] = (segment / name).stat().st_size
+        info["sha256"][name] = file_sha256(segment / name)
+    path.write_text(json.dumps(info))
 
 
 def resident_bytes(folder: Path) -> dict[str, int]:
