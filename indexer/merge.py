@@ -13,7 +13,9 @@ A merge runs in three steps, of which only the last holds the writer lock:
 3. under the writer lock, with the version current then (`commit_merge`): documents deleted
    from the merged segments while step 2 ran are marked deleted in the new segment too, the
    new segment takes the place of the ones it merges, and a version naming it becomes current.
-   If a merged segment is gone by then (another merge or a rebuild took it), the merge is dropped.
+   A merged segment gone by then (all its documents deleted, or another merge took it) has
+   all its documents marked deleted in the new one; if all are gone (a rebuild), the merge is
+   dropped.
 Writes that land while a merge runs are never lost: step 3 starts from the version they made.
 """
 
@@ -55,11 +57,17 @@ _OWN_FIELDS = {
 @dataclass(frozen=True)
 class Merged:
     """A merged segment not yet in any version, and what it was made from: each source
-    segment's name with the documents deleted from it when the merge began."""
+    segment's name with the documents deleted from it when the merge began, and the ids of
+    the documents it brought."""
 
     segment: Segment
     sources: tuple[tuple[str, frozenset[str]], ...]
+    brought: tuple[frozenset[str], ...]
     seconds: float
+
+
+def _written(merged: Merged, name: str) -> frozenset[str]:
+    return merged.brought[[source for source, _ in merged.sources].index(name)]
 
 
 def merge_plan(stored: StoredIndex, merge_factor: int) -> list[str]:
@@ -113,7 +121,8 @@ def write_merged(stored: StoredIndex, names: list[str], settings: Settings) -> M
         hidden=True,
     )
     sources = tuple((segment.name, gone) for segment, gone in chosen)
-    return Merged(merged, sources, time.perf_counter() - started)
+    brought = tuple(frozenset(segment.documents.keys() - gone) for segment, gone in chosen)
+    return Merged(merged, sources, brought, time.perf_counter() - started)
 
 
 def commit_merge(current: StoredIndex, merged: Merged, settings: Settings) -> StoredIndex | None:
@@ -123,19 +132,27 @@ def commit_merge(current: StoredIndex, merged: Merged, settings: Settings) -> St
     names = [name for name, _ in merged.sources]
     positions = {segment.name: i for i, segment in enumerate(current.segments)}
     segment = merged.segment
-    if any(name not in positions for name in names):
-        log.info("merge of %d segments dropped: the version changed under it", len(names))
+    present = [name for name in names if name in positions]
+    if not present:
+        log.info("merge of %d segments dropped: they are all gone from the version", len(names))
         shutil.rmtree(segment.path, ignore_errors=True)
         return None
-    # Documents deleted from the sources since the merge began are deleted from it as well.
+    # Documents deleted from the sources since the merge began are deleted from it as well; a
+    # source gone from the version (its documents all deleted, or merged by another merge)
+    # takes all of its documents with it.
     deleted = frozenset().union(
-        *(current.deleted[positions[name]] - before for name, before in merged.sources)
+        *(
+            current.deleted[positions[name]] - before
+            if name in positions
+            else frozenset(segment.documents.keys() & _written(merged, name))
+            for name, before in merged.sources
+        )
     )
     final = segment.path.parent / segment.name
     segment.path.rename(final)
     fsync(segment.path.parent)
     segment.path = final
-    first = min(positions[name] for name in names)
+    first = min(positions[name] for name in present)
     parts: list[tuple[Segment, frozenset[str]]] = []
     for i, part in enumerate(current.parts()):
         if i == first and len(deleted) < len(segment.documents):

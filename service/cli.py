@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -124,6 +125,11 @@ def cli() -> None:
     help="Chunk and embed every article again instead of reusing the current index's passages and vectors.",
 )
 @click.option(
+    "--optimize",
+    is_flag=True,
+    help="Index nothing: merge the index's segments into one, dropping deleted articles' rows.",
+)
+@click.option(
     "-q",
     "--quiet",
     is_flag=True,
@@ -140,6 +146,7 @@ def index(
     index_type: str | None,
     check_dir: str | None,
     full: bool,
+    optimize: bool,
     quiet: bool,
 ) -> None:
     """Index articles (.txt, .md, .html, .jsonl files or folders; default: the bundled articles).
@@ -148,7 +155,16 @@ def index(
     those added through the API; it prints what changed, then a summary. On a terminal, each
     step (reading, chunking, embedding, writing) shows a progress bar on stderr, unless --quiet.
     With --check, verify an existing index instead: manifest, files, counts, offsets, vectors.
+    With --optimize, merge its segments into one (what the service's merges do by size, in the
+    background).
     """
+    if optimize:
+        if paths or check_dir is not None or full:
+            raise click.UsageError(
+                "--optimize merges the --index-dir index: it takes no articles, --check or --full"
+            )
+        _optimize(load_settings(index_dir=index_dir))
+        return
     if check_dir is not None:
         if paths:
             raise click.UsageError("--check takes the index directory, not articles to index")
@@ -481,6 +497,19 @@ def _check_guards(metrics: dict[str, float | None], mode: str, guards: dict[str,
     if missed:
         click.echo(f"newsqa: quality guard missed: {'; '.join(missed)}", err=True)
         sys.exit(3)
+
+
+def _optimize(settings: Settings) -> None:
+    """Merge every segment of the index into one and print what was done."""
+    from indexer.merge import optimize
+
+    started = time.perf_counter()
+    stored, merged = optimize(settings)
+    done = f"merged {merged} segments into one" if merged else "already one segment without deletions"
+    click.echo(
+        f"{done}: {len(stored.documents)} documents, {stored.passage_count} passages "
+        f"in {time.perf_counter() - started:.1f} s -> {stored.path}"
+    )
 
 
 def _check(check_dir: Path | None, index_dir: Path | None, backend: str | None) -> None:
