@@ -8,10 +8,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
-from helpers import NEEDS_SMAPS, resident_bytes
+from helpers import NEEDS_SMAPS, resident_bytes, segment_folder
 
 from indexer import store
 from indexer.errors import IndexFormatError, IndexNotFoundError, NoDocumentsError
+from indexer.segments import DENSE, INFO, SEGMENTS, SENTENCE_VECTORS
 from indexer.settings import load_settings
 from service.core.index import Index
 
@@ -31,9 +32,11 @@ def test_round_trip_keeps_content(small_articles, tmp_path, embedder):
     assert (report.documents, report.passages, report.skipped) == (2, 2, ())
     loaded = Index.load(settings, embedder)
     assert loaded.documents == built.documents
-    assert loaded.stored.passages == built.stored.passages
-    vectors = loaded.stored.dense.reconstruct_n(0, loaded.stored.dense.ntotal)
+    assert list(loaded.stored.passages) == list(built.stored.passages)
+    (segment,) = loaded.stored.segments  # a build writes one segment
+    vectors = segment.dense.reconstruct_n(0, segment.dense.ntotal)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(segment.vectors, vectors)
     manifest = json.loads((report.path / "manifest.json").read_text())
     assert manifest["model"] == {
         "name": settings.model,
@@ -41,7 +44,10 @@ def test_round_trip_keeps_content(small_articles, tmp_path, embedder):
         "max_tokens": 256,
         "backend": embedder.backend,
     }
-    assert manifest["counts"] == {"documents": 2, "passages": 2, "sentences": 2}
+    assert manifest["counts"] == {"documents": 2, "passages": 2, "segments": 1}
+    assert manifest["segments"] == [{"name": segment.name, "passages": 2, "deleted": []}]
+    info = json.loads((segment.path / INFO).read_text())
+    assert info["counts"] == {"documents": 2, "passages": 2, "sentences": 2}
     assert manifest["chunking"]["chunk_tokens"] == settings.chunk_tokens
     assert manifest["corpus_sha256"] == store.corpus_fingerprint(loaded.documents.values())
     assert (tmp_path / "index" / "current").resolve() == report.path
@@ -64,6 +70,8 @@ def test_a_crash_mid_build_leaves_the_old_index(small_articles, tmp_path, embedd
     assert survivor.stored.path == first.path
     assert set(survivor.documents) == {"roads", "coffee"}
     assert [p.name for p in (tmp_path / "index" / "versions").iterdir()] == [first.path.name]
+    # Nor is anything left of the segment it was writing.
+    assert list((tmp_path / "index" / SEGMENTS).iterdir()) == [segment_folder(settings.index_dir)]
 
     _, second = Index.build([small_articles], settings, embedder)
     assert set(Index.load(settings, embedder).documents) == {"roads", "coffee", "new"}
@@ -72,9 +80,14 @@ def test_a_crash_mid_build_leaves_the_old_index(small_articles, tmp_path, embedd
 
 def test_old_versions_are_pruned(small_articles, tmp_path, embedder):
     settings = load_settings(index_dir=tmp_path / "index", keep_versions=2)
-    paths = [Index.build([small_articles], settings, embedder)[1].path for _ in range(3)]
+    paths, segments = [], []
+    for _ in range(3):
+        paths.append(Index.build([small_articles], settings, embedder)[1].path)
+        segments.append(segment_folder(settings.index_dir).name)
     remaining = sorted(p.name for p in (tmp_path / "index" / "versions").iterdir())
     assert remaining == sorted(p.name for p in paths[1:])
+    # With the segment that only the pruned version named.
+    assert sorted(p.name for p in (tmp_path / "index" / SEGMENTS).iterdir()) == sorted(segments[1:])
 
 
 def test_nothing_to_index_keeps_the_old_index(small_articles, tmp_path, embedder):
@@ -103,7 +116,7 @@ def test_unusable_indexes_give_clear_errors(small_articles, tmp_path, embedder):
         Index.load(settings, embedder)
 
     manifest_path.write_text(json.dumps(manifest))
-    dense = report.path / "dense.faiss"
+    dense = segment_folder(settings.index_dir) / DENSE
     dense.write_bytes(dense.read_bytes()[:100])
     with pytest.raises(IndexFormatError, match=r"dense\.faiss: missing or truncated; rebuild it"):
         Index.load(settings, embedder)
@@ -111,11 +124,11 @@ def test_unusable_indexes_give_clear_errors(small_articles, tmp_path, embedder):
 
 @NEEDS_SMAPS
 def test_serving_maps_the_memory_mapped_files_in_at_load(bundled_settings, bundled, embedder, monkeypatch):
-    folder = store.resolve(bundled_settings.index_dir)
+    folder = segment_folder(bundled_settings.index_dir)
     loaded = Index.load(bundled_settings, embedder)  # a fresh mapping of each file
     resident = resident_bytes(folder)
-    size = (folder / store.SENTENCE_VECTORS).stat().st_size
-    assert resident[store.SENTENCE_VECTORS] >= size - 4096  # every page, the header's aside
+    size = (folder / SENTENCE_VECTORS).stat().st_size
+    assert resident[SENTENCE_VECTORS] >= size - 4096  # every page, the header's aside
     del loaded, resident
 
     # Where the files would fill more than half the memory left, pages are left to come on demand.
@@ -123,4 +136,4 @@ def test_serving_maps_the_memory_mapped_files_in_at_load(bundled_settings, bundl
     before = resident_bytes(folder)
     Index.load(bundled_settings, embedder)
     after = resident_bytes(folder)
-    assert after.get(store.SENTENCE_VECTORS, 0) - before.get(store.SENTENCE_VECTORS, 0) < size / 2
+    assert after.get(SENTENCE_VECTORS, 0) - before.get(SENTENCE_VECTORS, 0) < size / 2
