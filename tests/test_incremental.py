@@ -13,15 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import rerecord
+from helpers import rerecord, segment_folder
 
 from indexer.build import build_documents, build_index, chunk_documents
 from indexer.cache import VectorCache, embed_cached
 from indexer.check import check_index
 from indexer.clean import Document
 from indexer.embed import Embedder, passage_input
+from indexer.segments import DENSE, PASSAGES, VECTORS
 from indexer.settings import Settings, load_settings
-from indexer.store import DENSE, MANIFEST, PASSAGES, VECTORS, StoredIndex, load_index
+from indexer.store import StoredIndex, load_index
 from service.core.index import MODES, Index
 
 ADDED = "004_35521d4b9ef64c69"
@@ -118,14 +119,15 @@ def test_a_reindex_equals_a_full_rebuild_and_embeds_only_what_changed(bundled_se
 
     full, incremental = Index.load(full_settings, embedder), Index.load(settings, embedder)
     assert list(incremental.documents.values()) == list(full.documents.values())
-    assert incremental.passages == full.passages
-    assert incremental.stored.vectors is not None and full.stored.vectors is not None
-    assert np.allclose(incremental.stored.vectors, full.stored.vectors, atol=1e-5)
-    assert np.array_equal(incremental.stored.sentences, full.stored.sentences)
-    sentence_vectors = [np.asarray(i.stored.sentence_vectors, dtype=np.float32) for i in (incremental, full)]
+    assert list(incremental.passages) == list(full.passages)
+    # A build writes its version as one segment.
+    (built,), (rebuilt,) = incremental.stored.segments, full.stored.segments
+    assert np.allclose(built.vectors, rebuilt.vectors, atol=1e-5)
+    assert np.array_equal(built.sentences, rebuilt.sentences)
+    sentence_vectors = [np.asarray(s.sentence_vectors, dtype=np.float32) for s in (built, rebuilt)]
     assert np.allclose(*sentence_vectors, atol=2e-3)  # float16 on disk
-    dense = incremental.stored.dense.reconstruct_n(0, incremental.stored.dense.ntotal)
-    assert np.allclose(dense, full.stored.dense.reconstruct_n(0, full.stored.dense.ntotal), atol=1e-5)
+    dense = built.dense.reconstruct_n(0, built.dense.ntotal)
+    assert np.allclose(dense, rebuilt.dense.reconstruct_n(0, rebuilt.dense.ntotal), atol=1e-5)
     for query in QUERIES:
         for mode in MODES:
             got, want = incremental.search(query, 10, mode), full.search(query, 10, mode)
@@ -185,9 +187,10 @@ def test_an_unchanged_folder_embeds_nothing_and_full_embeds_everything(copy_sett
         == "added 0, updated 0, removed 0, unchanged 5; embedded 0 passages, reused 60"
     )
     after = load_index(copy_settings.index_dir)
-    assert after.passages == before.passages
-    assert after.vectors is not None and before.vectors is not None
-    assert np.array_equal(after.vectors, before.vectors)
+    assert list(after.passages) == list(before.passages)
+    (written,), (previous,) = after.segments, before.segments
+    assert written.path != previous.path  # a new segment, with the vectors reused
+    assert np.array_equal(written.vectors, previous.vectors)
 
     report = build_index([copy_settings.articles_dir], copy_settings, spy, full=True)
     assert sorted(spy.embedded) == sorted(inputs(before))
@@ -196,19 +199,17 @@ def test_an_unchanged_folder_embeds_nothing_and_full_embeds_everything(copy_sett
 
 
 def test_passages_with_wrong_offsets_are_chunked_again_not_copied(copy_settings, bundled, embedder):
-    path = (copy_settings.index_dir / "current").resolve() / PASSAGES
+    path = segment_folder(copy_settings.index_dir) / PASSAGES
     lines = path.read_text().splitlines()
     damaged = json.loads(lines[3])
     damaged["start"] += 1
     lines[3] = json.dumps(damaged, ensure_ascii=False)
     path.write_text("\n".join(lines) + "\n")
-    manifest = json.loads((path.parent / MANIFEST).read_text())
-    manifest["files"][PASSAGES] = path.stat().st_size  # so that it loads as the previous version
-    (path.parent / MANIFEST).write_text(json.dumps(manifest))
+    rerecord(path.parent)  # so that it loads as the previous version
 
     spy = counting(embedder)
     build_index([copy_settings.articles_dir], copy_settings, spy)
-    assert load_index(copy_settings.index_dir).passages == bundled.passages
+    assert list(load_index(copy_settings.index_dir).passages) == list(bundled.passages)
     measured_titles = {text.split("\n", 1)[0] for text in spy.measured}
     assert measured_titles == {bundled.documents[damaged["doc_id"]].title}
     assert check_index(copy_settings.index_dir, embedder).problems == []
@@ -220,7 +221,7 @@ def test_other_chunk_settings_chunk_and_embed_again(copy_settings, embedder):
     spy = counting(embedder)
     report = build_index([copy_settings.articles_dir], smaller, spy)
     after = load_index(smaller.index_dir)
-    assert after.passages == chunk_documents(list(before.documents.values()), smaller, embedder)
+    assert list(after.passages) == chunk_documents(list(before.documents.values()), smaller, embedder)
     assert len(after.passages) > len(before.passages)
     assert sorted(spy.embedded) == sorted(text for text in inputs(after) if text not in set(inputs(before)))
     assert report.changes.unchanged == 5 and report.changes.embedded == len(spy.embedded) > 0
@@ -286,59 +287,51 @@ def test_the_cache_answers_only_for_its_own_model(embedder):
         same.add([text], wrong, sentence_marker, np.array([0, 1]))
 
 
-def without_vectors(version: Path) -> None:
-    """Make `version` look like one written before vectors.npy existed."""
-    (version / VECTORS).unlink()
-    manifest = json.loads((version / MANIFEST).read_text())
-    del manifest["files"][VECTORS]
-    (version / MANIFEST).write_text(json.dumps(manifest))
+def missing_vectors(segment: Path) -> None:
+    (segment / VECTORS).unlink()
 
 
-def truncated_vectors(version: Path) -> None:
-    path = version / VECTORS
+def truncated_vectors(segment: Path) -> None:
+    path = segment / VECTORS
     path.write_bytes(path.read_bytes()[:1000])
 
 
-@pytest.mark.parametrize("damage", [without_vectors, truncated_vectors])
+@pytest.mark.parametrize("damage", [missing_vectors, truncated_vectors])
 def test_a_previous_version_without_usable_vectors_means_embedding_everything(
     copy_settings, embedder, damage, caplog
 ):
-    version = (copy_settings.index_dir / "current").resolve()
-    damage(version)
+    damage(segment_folder(copy_settings.index_dir))
     spy = counting(embedder)
     with caplog.at_level(logging.WARNING):
         report = build_index([copy_settings.articles_dir], copy_settings, spy)
     assert (report.changes.embedded, report.changes.reused) == (60, 0)
-    if damage is truncated_vectors:  # the damaged version cannot be compared with: all is new
-        assert report.changes.added and "previous index not used" in caplog.text
-    else:  # an older version loads and is compared with, it just has no vectors to give
-        assert report.changes.unchanged == 5
-        assert load_index(version).vectors is None
+    # The damaged version cannot be compared with: all is new.
+    assert report.changes.added and "previous index not used" in caplog.text
     assert check_index(copy_settings.index_dir, embedder).problems == []
 
 
 def test_check_finds_vectors_that_differ_from_the_faiss_index(copy_settings):
-    version = (copy_settings.index_dir / "current").resolve()
-    path = version / VECTORS
+    segment = segment_folder(copy_settings.index_dir)
+    path = segment / VECTORS
     vectors = np.load(path)
     vectors[[0, 59]] = vectors[[59, 0]]  # same size, still unit vectors: only the comparison tells
     np.save(path, vectors)
-    rerecord(version)
+    rerecord(segment)
     assert check_index(copy_settings.index_dir).problems == [
-        f"{path}: 2 of 60 vectors differ from those in {version / DENSE} (rows 0, 59)"
+        f"{path}: 2 of 60 vectors differ from those in {segment / DENSE} (rows 0, 59)"
     ]
 
     vectors[[0, 59]] = vectors[[59, 0]]
     vectors[7] *= 2
     np.save(path, vectors)
-    rerecord(version)
+    rerecord(segment)
     assert check_index(copy_settings.index_dir).problems == [
         f"{path}: 1 vectors are not of unit length (rows 7)",
-        f"{path}: 1 of 60 vectors differ from those in {version / DENSE} (rows 7)",
+        f"{path}: 1 of 60 vectors differ from those in {segment / DENSE} (rows 7)",
     ]
 
     np.save(path, vectors[:59])
-    rerecord(version)  # as if the build itself had written 59 rows
+    rerecord(segment)  # as if the build itself had written 59 rows
     assert check_index(copy_settings.index_dir).problems == [f"{path}: 59 vectors for 60 passages"]
 
 
