@@ -19,13 +19,24 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from helpers import first_health, free_port
+from helpers import first_health, free_port, segment_folder
 
 from indexer.build import load_documents
 from indexer.check import check_index
 from indexer.errors import IndexFormatError, IndexNotFoundError
+from indexer.segments import (
+    DENSE,
+    DOCUMENTS,
+    INFO,
+    PASSAGES,
+    POSTINGS,
+    SEGMENTS,
+    SENTENCE_VECTORS,
+    SENTENCES,
+    VECTORS,
+)
 from indexer.settings import load_settings
-from indexer.store import corpus_fingerprint, read_manifest, resolve
+from indexer.store import MANIFEST, VERSIONS, corpus_fingerprint, read_manifest, resolve
 from service.core.index import Index
 from service.http.api import create_app
 
@@ -56,14 +67,20 @@ def start_index(articles: Path, root: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def writing(root: Path) -> bool:
+    """Whether a build has started writing files into `root`: its new segment's folder appears
+    as `segments/.tmp-*`, then its version's manifest."""
+    segments = root / SEGMENTS
+    return segments.is_dir() and any(segments.glob(".tmp-*"))
+
+
 def kill_during_build(articles: Path, root: Path, delay: float, after_tmp: bool) -> int:
     """Run `newsqa index` and SIGKILL it `delay` seconds after it starts or, with `after_tmp`,
-    after its version folder appears (while the files are written, or just after). Returns
+    after its segment folder appears (while the files are written, or just after). Returns
     the exit status: -9 when killed, 0 when the build finished first."""
     process = start_index(articles, root)
     if after_tmp:
-        versions = root / "versions"
-        while process.poll() is None and not (versions.is_dir() and any(versions.glob(".tmp-*"))):
+        while process.poll() is None and not writing(root):
             time.sleep(0.0005)
         time.sleep(delay)
     else:
@@ -91,19 +108,19 @@ def test_kill_9_during_a_build_leaves_the_old_or_the_new_index(tmp_path, embedde
     old, new = fingerprint(old_articles), fingerprint(new_articles)
 
     # How long a whole build takes, model loading included, and how long it spends between
-    # creating its version folder and moving `current`, to spread the kills over both.
+    # creating its segment folder and moving `current`, to spread the kills over both.
     scratch = tmp_path / "scratch"
     process = start_index(new_articles, scratch)
     started = time.monotonic()
-    writing = moved = None
+    wrote = moved = None
     while process.poll() is None:
-        if writing is None and (scratch / "versions").is_dir() and any((scratch / "versions").glob(".tmp-*")):
-            writing = time.monotonic()
+        if wrote is None and writing(scratch):
+            wrote = time.monotonic()
         if moved is None and (scratch / "current").exists():
             moved = time.monotonic()
         time.sleep(0.0005)
-    assert process.returncode == 0 and writing is not None and moved is not None
-    duration, write_time = time.monotonic() - started, moved - writing
+    assert process.returncode == 0 and wrote is not None and moved is not None
+    duration, write_time = time.monotonic() - started, moved - wrote
     assert state(scratch, embedder) == new
 
     pristine = tmp_path / "old-index"
@@ -127,30 +144,35 @@ def test_kill_9_during_a_build_leaves_the_old_or_the_new_index(tmp_path, embedde
     print("after .tmp appeared, exit status, state):", *outcomes, sep="\n  ")
     assert any(status == -9 for *_, status, _ in outcomes)
 
-    # Leftover temporary folders neither break a load nor the next build, and old ones are pruned.
+    # Leftover temporary folders (of a segment, of a version) neither break a load nor the next
+    # build, and old ones are pruned.
     root = tmp_path / "run-0"
-    stale = root / "versions" / ".tmp-stale"
-    (stale / "lexical").mkdir(parents=True, exist_ok=True)
-    (stale / "dense.faiss").write_bytes(b"half a file")
-    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    stale_segment, stale_version = root / SEGMENTS / ".tmp-stale", root / VERSIONS / ".tmp-stale"
+    stale_segment.mkdir(parents=True, exist_ok=True)
+    (stale_segment / DENSE).write_bytes(b"half a file")
+    stale_version.mkdir(parents=True, exist_ok=True)
+    (stale_version / MANIFEST).write_text('{"format": "newsqa-index", "segm')
+    for stale in (stale_segment, stale_version):
+        os.utime(stale, (time.time() - 7200, time.time() - 7200))
     assert Index.load(load_settings(index_dir=root), embedder).stored.manifest["corpus_sha256"] in {old, new}
     assert start_index(new_articles, root).wait(timeout=300) == 0
     assert state(root, embedder) == new
-    assert not stale.exists()
+    assert not stale_segment.exists() and not stale_version.exists()
 
 
 # --- damaged files ---------------------------------------------------------------------------
 
+# The version's manifest, and the files of its segment.
 DAMAGEABLE = [
-    "manifest.json",
-    "documents.jsonl",
-    "passages.jsonl",
-    "dense.faiss",
-    "lexical/params.index.json",
-    "lexical/vocab.index.json",
-    "lexical/data.csc.index.npy",
-    "lexical/indices.csc.index.npy",
-    "lexical/indptr.csc.index.npy",
+    MANIFEST,
+    INFO,
+    DOCUMENTS,
+    PASSAGES,
+    DENSE,
+    POSTINGS,
+    VECTORS,
+    SENTENCES,
+    SENTENCE_VECTORS,
 ]
 JUNK = bytes(range(250, 256)) + b"{garbage]\x00"
 
@@ -185,21 +207,19 @@ def damage(path: Path, how: str) -> None:
 @pytest.mark.parametrize("how", ["truncated", "garbled"])
 @pytest.mark.parametrize("name", DAMAGEABLE)
 def test_a_damaged_file_is_named_with_how_to_rebuild(small_copy, embedder, name, how):
-    path = resolve(small_copy) / name
+    path = (resolve(small_copy) if name == MANIFEST else segment_folder(small_copy)) / name
     damage(path, how)
     with pytest.raises(IndexFormatError) as raised:
         Index.load(load_settings(index_dir=small_copy), embedder)
     message = str(raised.value)
-    # bm25s reads its files together: a garbled one is named by their folder.
-    named = path.parent if name.startswith("lexical/") and how == "garbled" else path
-    assert message.startswith(f"{named}: "), message
+    assert message.startswith(f"{path}: "), message
     assert message.endswith(f"rebuild it with `newsqa index --index-dir {small_copy}`"), message
     assert "\n" not in message
 
 
-@pytest.mark.parametrize(("name", "how"), [("dense.faiss", "garbled"), ("passages.jsonl", "truncated")])
+@pytest.mark.parametrize(("name", "how"), [(DENSE, "garbled"), (PASSAGES, "truncated")])
 def test_the_api_answers_503_naming_the_damaged_file(small_copy, embedder, name, how):
-    path = resolve(small_copy) / name
+    path = segment_folder(small_copy) / name
     damage(path, how)
     with pytest.raises(IndexFormatError) as raised:
         Index.load(load_settings(index_dir=small_copy), embedder)
@@ -218,7 +238,7 @@ def newsqa(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_cli_says_which_file_is_damaged_in_one_line(small_copy):
-    path = resolve(small_copy) / "documents.jsonl"
+    path = segment_folder(small_copy) / DOCUMENTS
     damage(path, "garbled")
     for command in ("search", "ask"):
         result = newsqa(command, "roads", "--index-dir", str(small_copy))
@@ -231,7 +251,7 @@ def test_the_cli_says_which_file_is_damaged_in_one_line(small_copy):
 
 def test_serve_stays_up_and_answers_503_on_a_damaged_index(small_copy):
     # A supervisor restarting a service that exits would loop; staying up lets probes see why.
-    path = resolve(small_copy) / "dense.faiss"
+    path = segment_folder(small_copy) / DENSE
     damage(path, "garbled")
     port = free_port()
     server = subprocess.Popen(
