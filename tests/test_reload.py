@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import shutil
@@ -13,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers import segment_folder
 
 from indexer.build import build_documents
 from indexer.embed import Embedder
 from indexer.errors import ConfigError
+from indexer.segments import DENSE, SEGMENTS
 from indexer.settings import Settings, load_settings
-from indexer.store import DENSE, load_index
+from indexer.store import MANIFEST, load_index
 from service.core.index import Index
 from service.http.api import create_app
 
@@ -51,12 +54,18 @@ def new_version(settings: Settings, embedder: Embedder, drop: str = COFFEE) -> s
 
 
 def broken_version(root: Path) -> str:
-    """A copy of the current version with its FAISS file truncated, made current."""
+    """A copy of the current version made current, its segment a copy with the FAISS file
+    truncated (under a name of its own: a service reads only the segments it does not hold)."""
     current = (root / "current").resolve()
     name = f"{current.name}-broken"  # sorts after the current version
+    manifest = json.loads((current / MANIFEST).read_text())
+    (part,) = manifest["segments"]
+    segment = shutil.copytree(root / SEGMENTS / part["name"], root / SEGMENTS / f"{part['name']}-broken")
+    (segment / DENSE).write_bytes((segment / DENSE).read_bytes()[:100])
+    part["name"] = segment.name
     broken = root / "versions" / name
-    shutil.copytree(current, broken)
-    (broken / DENSE).write_bytes((broken / DENSE).read_bytes()[:100])
+    broken.mkdir()
+    (broken / MANIFEST).write_text(json.dumps(manifest))
     link = root / ".current-test"
     os.symlink(Path("versions") / name, link)
     os.replace(link, root / "current")
@@ -110,7 +119,8 @@ def test_a_broken_version_is_refused_and_the_old_one_kept(index_copy, embedder):
         response = client.post("/admin/reload", headers=AUTH)
         assert response.status_code == 409
         detail = response.json()["detail"]
-        damaged = index_copy / "versions" / name / DENSE
+        damaged = segment_folder(index_copy) / DENSE
+        assert damaged.parent.name.endswith("-broken") and (index_copy / "current").resolve().name == name
         assert detail.startswith(f"cannot reload: {damaged}: missing or truncated")
         assert detail.endswith(f"; still serving version {before}")
         assert served(client) == before
