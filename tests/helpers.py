@@ -12,13 +12,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from indexer.segments import INFO, SEGMENTS, file_sha256
+from indexer.segments import DOCUMENTS, INFO, SEGMENTS, file_sha256
 from indexer.store import MANIFEST, resolve
 
 # The `newsqa` command, run by this interpreter (so with the code under test).
@@ -82,6 +83,22 @@ def segment_folder(index_dir: Path, position: int = 0) -> Path:
     version = resolve(index_dir)
     name = json.loads((version / MANIFEST).read_text())["segments"][position]["name"]
     return version.parent.parent / SEGMENTS / name
+
+
+def stored_records(version: Path) -> dict[str, dict[str, Any]]:
+    """The live documents of the version folder `version` as written on disk, by id: each
+    segment's documents.jsonl its manifest names, less the documents it marks deleted there
+    (read from the files, not through `load_index`)."""
+    manifest = json.loads((version / MANIFEST).read_text())
+    records: dict[str, dict[str, Any]] = {}
+    for part in manifest["segments"]:
+        path = version.parent.parent / SEGMENTS / part["name"] / DOCUMENTS
+        with path.open(encoding="utf-8") as lines:
+            for record in map(json.loads, lines):
+                if record["doc_id"] not in part["deleted"]:
+                    assert record["doc_id"] not in records, f"{record['doc_id']} is live in two segments"
+                    records[record["doc_id"]] = record
+    return records
 
 
 def rerecord(segment: Path) -> None:

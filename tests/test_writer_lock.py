@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,14 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import serving
+from helpers import serving, stored_records
 from pydantic import SecretStr
 
 from indexer.build import build_documents
 from indexer.clean import Document
 from indexer.errors import IndexBusyError
 from indexer.settings import load_settings
-from indexer.store import DOCUMENTS, WRITE_LOCK, resolve, writer_lock
+from indexer.store import WRITE_LOCK, resolve, writer_lock
 from service.http.api import create_app
 
 TOKEN = "lock-admin-token"
@@ -35,8 +34,7 @@ HOLDER = (
 
 
 def stored_ids(root: Path) -> set[str]:
-    lines = (resolve(root) / DOCUMENTS).read_text().splitlines()
-    return {json.loads(line)["doc_id"] for line in lines}
+    return set(stored_records(resolve(root)))
 
 
 def test_a_second_process_waits_then_fails_naming_the_holder_and_kill_9_frees_the_lock(tmp_path):
