@@ -3,7 +3,6 @@ and under kill -9."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -21,7 +20,7 @@ import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from helpers import free_port, serving
+from helpers import free_port, serving, stored_records
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -35,9 +34,10 @@ from indexer.build import build_documents
 from indexer.check import check_index
 from indexer.clean import clean
 from indexer.embed import Embedder
+from indexer.segments import SEGMENTS
 from indexer.settings import Settings, load_settings
 from indexer.sources import RawArticle
-from indexer.store import DOCUMENTS, load_index
+from indexer.store import load_index
 from service.core.index import Index
 from service.http.api import create_app
 
@@ -419,8 +419,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120, pol
 
 
 def stored_documents(root: Path, version: str) -> dict[str, str]:
-    with (root / "versions" / version / DOCUMENTS).open() as lines:
-        return {record["doc_id"]: record["text"] for record in map(json.loads, lines)}
+    return {doc_id: record["text"] for doc_id, record in stored_records(root / "versions" / version).items()}
 
 
 # --- kill -9 during writes ------------------------------------------------------------------------
@@ -428,19 +427,24 @@ def stored_documents(root: Path, version: str) -> dict[str, str]:
 
 def test_kill_9_during_writes_leaves_the_old_or_the_new_state(index_copy, embedder):
     """The service is SIGKILLed while a client posts articles one after another: during the
-    embedding, while the new version's files are being written, and just after `current` moved
+    embedding, while the new segment's files are being written, and just after `current` moved
     (each start of the service loads the model: about 30 s a run on 2 busy cores).
     Afterwards the directory passes `check_index` and holds exactly the acknowledged articles,
     plus perhaps the one in flight: never a mix."""
     rng = random.Random(20261123)
-    versions = index_copy / "versions"
+    versions, segments = index_copy / "versions", index_copy / SEGMENTS
+
+    def unfinished() -> set[Path]:
+        """Segments and versions being written (`.tmp-` folders), or left by a kill."""
+        return {*segments.glob(".tmp-*"), *versions.glob(".tmp-*")}
 
     def embedding(started: float, took: float) -> None:
         time.sleep(max(0.0, started + rng.uniform(0.2, 0.6) * took - time.monotonic()))
 
     def writing_files(started: float, took: float) -> None:
-        earlier = set(versions.glob(".tmp-*"))  # left by an earlier kill
-        wait_for(lambda: bool(set(versions.glob(".tmp-*")) - earlier), "a version being written", poll=0.001)
+        # The new segment's files are written under `segments/.tmp-*`; its version's manifest follows.
+        earlier = set(segments.glob(".tmp-*"))  # left by an earlier kill
+        wait_for(lambda: bool(set(segments.glob(".tmp-*")) - earlier), "a segment being written", poll=0.001)
         time.sleep(rng.uniform(0.0, 0.02))
 
     def after_the_swap(started: float, took: float) -> None:
@@ -451,7 +455,7 @@ def test_kill_9_during_writes_leaves_the_old_or_the_new_state(index_copy, embedd
     outcomes = []
     for run, moment in enumerate([embedding, writing_files, after_the_swap]):
         acknowledged, in_flight = kill_during_writes(index_copy, f"kill-{run}", rng.randint(1, 2), moment)
-        leftovers = len(list(versions.glob(".tmp-*")))
+        leftovers = len(unfinished())
         report = check_index(index_copy, embedder)
         assert report.problems == [], report.problems
         stored = set(load_index(index_copy).documents)
