@@ -86,7 +86,9 @@ def test_a_forced_ivf_index_answers_like_flat(bundled, embedder, tmp_path):
     ivf, report = Index.build([settings.articles_dir], settings, embedder)
     manifest = json.loads((report.path / "manifest.json").read_text())
     assert manifest["dense"]["type"] == "ivf-sq8"
-    assert isinstance(ivf.stored.dense, faiss.IndexRefineFlat)
+    (segment,) = ivf.stored.segments
+    assert segment.info["dense"]["type"] == "ivf-sq8"
+    assert isinstance(segment.dense, faiss.IndexRefineFlat)
     for question in QUESTIONS:
         expected = bundled.search(question, top_k=3, mode="dense").results
         got = ivf.search(question, top_k=3, mode="dense").results

@@ -197,11 +197,11 @@ def test_an_index_records_the_prompts_and_answers_with_them(e5, e5_folder, tmp_p
         "backend": "torch",
     }
     stored = index.stored
-    assert stored.vectors is not None
+    (segment,) = stored.segments
     for row in (0, len(stored.passages) - 1):
         passage = stored.passages[row]
         text = passage_input(stored.documents[passage.doc_id].title, passage.text)
-        assert np.allclose(stored.vectors[row], reference(e5_folder, "passage: " + text), atol=1e-5)
+        assert np.allclose(segment.vectors[row], reference(e5_folder, "passage: " + text), atol=1e-5)
     for passage in stored.passages:  # each passage fits whole after its prompt
         text = passage_input(stored.documents[passage.doc_id].title, passage.text)
         assert e5.count_tokens("passage: " + text) <= MAX_LENGTH

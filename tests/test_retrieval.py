@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.errors import IndexFormatError
 from indexer.text import terms
 from service.core.errors import QueryError
 from service.core.index import top_positive
@@ -153,9 +155,9 @@ def test_questions_asked_at_once_get_the_answers_asked_alone(bundled):
 def test_vocabulary_knows_which_documents_mention_a_term(bundled):
     """`mentions` binary-searches a term's posting list for a document's rows; against the
     documents of every row of the list, for every term and document."""
-    vocabulary = Vocabulary(bundled.stored.lexical, bundled.passages)
+    vocabulary = Vocabulary(bundled.stored)
     mentioned = 0
-    for term in vocabulary.columns:
+    for term in vocabulary.lexical.terms:
         rows = vocabulary.passages_with(term)
         assert np.all(np.diff(rows) > 0)  # in row order, as `mentions` needs
         documents = {bundled.passages[row].doc_id for row in rows}
@@ -168,9 +170,12 @@ def test_vocabulary_knows_which_documents_mention_a_term(bundled):
     assert mentioned > 1000
 
 
-def test_vocabulary_needs_each_documents_passages_together(bundled):
-    passages = bundled.passages
+def test_a_segment_needs_each_documents_passages_together(bundled):
+    """`mentions` looks a document up as one span of rows: a segment whose passages of one
+    document are apart is refused when it is loaded."""
+    (segment,) = bundled.stored.segments
+    passages = segment.passages
     shuffled = [passages[-1], *passages[:-1]] if passages[-1].doc_id != passages[0].doc_id else None
     assert shuffled is not None
-    with pytest.raises(ValueError, match="not consecutive"):
-        Vocabulary(bundled.stored.lexical, shuffled)
+    with pytest.raises(IndexFormatError, match="not consecutive"):
+        dataclasses.replace(segment, passages=shuffled)

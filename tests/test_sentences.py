@@ -164,13 +164,15 @@ def test_span_vectors_agree_across_backends(embedder: Embedder, backend: str) ->
 
 def test_every_passage_stores_its_sentences(bundled: Index) -> None:
     stored = bundled.stored
-    assert len(stored.sentences) == len(stored.sentence_vectors) > len(stored.passages)
-    rows = stored.sentence_rows
+    (segment,) = stored.segments
+    assert len(segment.sentences) == len(segment.sentence_vectors) > len(stored.passages)
     for row, passage in enumerate(stored.passages):
         text = stored.documents[passage.doc_id].text
         expected = sentence_spans(text, passage.start, passage.end)
-        assert [(int(s), int(e)) for _, s, e in stored.sentences[rows[row] : rows[row + 1]]] == expected
-    norms = np.linalg.norm(np.asarray(stored.sentence_vectors, dtype=np.float32), axis=1)
+        sentences, vectors = stored.sentences_of(row)
+        assert [(int(s), int(e)) for _, s, e in sentences] == expected
+        assert len(vectors) == len(sentences) and vectors.dtype == np.float32
+    norms = np.linalg.norm(np.asarray(segment.sentence_vectors, dtype=np.float32), axis=1)
     assert np.allclose(norms, 1.0, atol=1e-2)  # stored as float16
 
 
