@@ -19,7 +19,12 @@ TARGETS = {
     "http_4_clients_over_naive_rate": (">=", 2.0),
     "search_1m_p50_ms": ("<=", 5.0),
     "ann_recall_at_10": (">=", 0.98),
+    # Live writes (`--writes`), judged on archives of 200k passages and more.
+    "write_p50_ms": ("<=", 300.0),
+    "write_p99_ms": ("<=", 1000.0),
+    "search_p99_during_writes_over_idle": ("<=", 2.0),
 }
+WRITE_TARGET_PASSAGES = 200_000
 VECTOR_ONLY = 1_000_000
 
 

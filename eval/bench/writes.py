@@ -51,11 +51,15 @@ def writes_run(
 
         idle = clients(server.port, search, SEARCHERS, options.duration_s)
         during = clients(server.port, search, SEARCHERS, 0, write)
+        merges = _merges(server.port)
+        after = clients(server.port, search, SEARCHERS, options.duration_s)  # more segments now
     return {
         "threads": threads,
         **writes,
+        **merges,
         "search_idle_ms": _latency(idle),
         "search_during_ms": _latency(during),
+        "search_after_ms": _latency(after),
         "search_p99_during_over_idle": round(_latency(during)["p99"] / max(_latency(idle)["p99"], 1e-9), 2),
         "search_errors": idle.failed + during.failed,
     }
@@ -97,6 +101,30 @@ def _write(port: int, token: str, articles: list[tuple[str, str]], count: int) -
         "writes_total_s": round(total, 2),
         "writes_per_s": round(count / total, 2),
         "not_found_after_write": missed,
+    }
+
+
+def _merges(port: int) -> dict[str, Any]:
+    """The server's merges so far (count, seconds in all) and its segments now, from /metrics."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in (
+            "newsqa_merge_duration_seconds_count",
+            "newsqa_merge_duration_seconds_sum",
+            "newsqa_index_segments",
+        ):
+            values[name] = float(value)
+    return {
+        "merges": int(values.get("newsqa_merge_duration_seconds_count", 0)),
+        "merge_total_s": round(values.get("newsqa_merge_duration_seconds_sum", 0.0), 2),
+        "segments_after": int(values.get("newsqa_index_segments", 0)),
     }
 
 

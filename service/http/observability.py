@@ -24,6 +24,9 @@ access_log = logging.getLogger("newsqa.access")
 
 # Latency buckets in seconds: queries take milliseconds to a second on a CPU.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Merge buckets in seconds: a merge of small segments takes a fraction of a second, a rewrite
+# of a large one minutes.
+MERGE_BUCKETS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
 UNMATCHED = "unmatched"  # the route label of requests no route matched (keeps label values bounded)
 METRICS_PATH = "/metrics"
 
@@ -54,11 +57,19 @@ class Metrics:
             ["trigger", "outcome"],
             registry=self.registry,
         )
+        self.merges = Histogram(
+            "newsqa_merge_duration_seconds",
+            "Background merges of segments committed: seconds from the start to the commit.",
+            buckets=MERGE_BUCKETS,
+            registry=self.registry,
+        )
         # Read at scrape time from whatever index is loaded, so they follow reloads.
         documents = Gauge("newsqa_index_documents", "Documents in the loaded index.", registry=self.registry)
         passages = Gauge("newsqa_index_passages", "Passages in the loaded index.", registry=self.registry)
+        segments = Gauge("newsqa_index_segments", "Segments of the loaded index.", registry=self.registry)
         documents.set_function(lambda: _count(app, "documents"))
         passages.set_function(lambda: _count(app, "passages"))
+        segments.set_function(lambda: _count(app, "segments"))
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -69,7 +80,12 @@ def _count(app: FastAPI, what: str) -> float:
     index = getattr(app.state, "index", None)
     if index is None:
         return 0
-    return len(index.documents) if what == "documents" else index.passage_count
+    counts: dict[str, int] = {
+        "documents": len(index.documents),
+        "passages": index.passage_count,
+        "segments": len(index.stored.segments),
+    }
+    return counts[what]
 
 
 def annotate(request: Request, **fields: Any) -> None:

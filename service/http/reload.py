@@ -16,6 +16,7 @@ import asyncio
 import gc
 import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,6 +192,7 @@ class Reloader:
         """Merge the segments `names` of `base` and serve the result (indexer/merge.py): the
         merged segment is written without any lock; only its commit takes them, from the
         version current then, so writes that landed meanwhile stay."""
+        started = time.perf_counter()
         try:
             merged = write_merged(base.stored, names, self.settings)
             with self.writing():
@@ -198,6 +200,8 @@ class Reloader:
                 stored = commit_merge(current.stored, merged, self.settings)
                 if stored is not None:
                     self._swap(Index(stored, self.embedder, self.settings), "merge", settle_all=False)
+                    if self.metrics is not None:
+                        self.metrics.merges.observe(time.perf_counter() - started)
                 self._merge_later()
         except Exception:  # a failed merge leaves the archive as it was; the next write retries
             log.exception("merge of %d segments failed", len(names))
