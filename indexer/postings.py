@@ -11,7 +11,7 @@ in one piece would score it (the Lucene variant of BM25 that bm25s computed befo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -136,20 +136,25 @@ class Postings:
 class ArchivePostings:
     """BM25 over the live rows of segments laid end to end: segment i's local row r is archive
     row `offsets[i] + r`; rows where `live` is False (deleted documents) neither match nor count
-    in the statistics."""
+    in the statistics.
+
+    Scores are added segment by segment into slices of one array, so a large segment without
+    deletions is scored straight from its own postings, as if it were the whole archive."""
 
     def __init__(self, parts: Sequence[Postings], offsets: np.ndarray, live: np.ndarray) -> None:
         self.parts = list(parts)
-        self.offsets = offsets
-        self.live = live
         self.size = len(live)
+        self.live = live
+        ends = [int(offset) + len(part.lengths) for part, offset in zip(parts, offsets, strict=True)]
+        self._slices = [slice(int(offset), end) for offset, end in zip(offsets, ends, strict=True)]
+        # Each segment's live rows, or None when all are.
+        self._live = [None if live[at].all() else live[at] for at in self._slices]
         lengths = np.concatenate([part.lengths for part in parts]) if parts else np.zeros(0, np.float32)
         self.count = int(np.count_nonzero(live))  # N
         average = float(lengths[live].sum() / self.count) if self.count else 1.0
         # k1 * (1 - b + b * length / average length) of every row, in BM25's denominator.
         self._norms = (K1 * (1 - B + B * lengths / average)).astype(np.float32)
-        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._whole = len(parts) == 1 and bool(live.all())
+        self._rows: dict[str, np.ndarray] = {}
 
     @cached_property
     def terms(self) -> frozenset[str]:
@@ -161,42 +166,55 @@ class ArchivePostings:
     def __contains__(self, term: str) -> bool:
         return any(term in part.terms for part in self.parts)
 
-    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """Archive rows (ascending) of the live passages holding `term`, and its counts there."""
-        if self._whole:
-            rows, counts = self.parts[0].column(term)
-            return rows, counts
-        found = self._cache.get(term)
-        if found is None:
-            pieces = [part.column(term) for part in self.parts]
-            rows = np.concatenate(
-                [r.astype(np.int64) + o for (r, _), o in zip(pieces, self.offsets, strict=True)]
-            )
-            counts = np.concatenate([c for _, c in pieces])
-            keep = self.live[rows]
-            found = (rows[keep], counts[keep])
-            if len(self._cache) >= 4096:
-                self._cache.clear()
-            self._cache[term] = found
-        return found
+    def _columns(self, term: str) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        """For each segment that holds `term` in live rows: its slice of archive rows, and the
+        local rows and counts of its live postings."""
+        for part, at, live in zip(self.parts, self._slices, self._live, strict=True):
+            rows, counts = part.column(term)
+            if live is not None and len(rows):
+                keep = live[rows]
+                rows, counts = rows[keep], counts[keep]
+            if len(rows):
+                yield at, rows, counts
+
+    def frequency(self, term: str) -> int:
+        """How many live passages hold `term`."""
+        return sum(len(rows) for _, rows, _ in self._columns(term))
 
     def rows(self, term: str) -> np.ndarray:
-        return self.postings(term)[0]
+        """Archive rows (ascending) of the live passages holding `term`; remembered per term."""
+        found = self._rows.get(term)
+        if found is None:
+            pieces = [rows.astype(np.int64) + at.start for at, rows, _ in self._columns(term)]
+            found = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+            if len(self._rows) >= 4096:
+                self._rows.clear()
+            self._rows[term] = found
+        return found
 
     def idf(self, term: str) -> float:
-        frequency = len(self.rows(term))
+        frequency = self.frequency(term)
         return math.log(1 + (self.count - frequency + 0.5) / (frequency + 0.5))
 
-    def scores(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """The rows holding `term` and its BM25 contribution to each."""
-        rows, counts = self.postings(term)
-        idf = np.float32(self.idf(term))
-        return rows, idf * counts / (self._norms[rows] + counts)
+    def add(self, term: str, scores: np.ndarray, weight: float = 1.0, best: bool = False) -> None:
+        """Add `weight` times the BM25 contribution of `term` to each row's `scores`; with
+        `best`, raise each row's score to the contribution instead (the best of a word's forms)."""
+        columns = list(self._columns(term))
+        if not columns:
+            return
+        frequency = sum(len(rows) for _, rows, _ in columns)
+        idf = np.float32(math.log(1 + (self.count - frequency + 0.5) / (frequency + 0.5)) * weight)
+        for at, rows, counts in columns:
+            contribution = idf * counts / (self._norms[at][rows] + counts)
+            target = scores[at]
+            if best:
+                target[rows] = np.maximum(target[rows], contribution)
+            else:
+                target[rows] += contribution
 
     def get_scores(self, terms: Iterable[str]) -> np.ndarray:
         """Every row's BM25 score for a query of `terms` (each occurrence counts)."""
         scores = np.zeros(self.size, dtype=np.float32)
         for term in terms:
-            rows, contribution = self.scores(term)
-            scores[rows] += contribution
+            self.add(term, scores)
         return scores

@@ -24,11 +24,11 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faiss
 import numpy as np
@@ -50,6 +50,8 @@ SENTENCE_VECTORS = "sentence_vectors.npy"
 POSTINGS = "postings.npz"
 # A merge writes its segment under this prefix and renames it when it commits (indexer/merge.py).
 MERGING = ".merging-"
+
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -88,26 +90,51 @@ class Segment:
         # Each passage's document, numbered in the order of `documents`.
         numbers = {doc_id: i for i, doc_id in enumerate(self.documents)}
         self.passage_documents = np.array([numbers[p.doc_id] for p in self.passages], dtype=np.int64)
-        self._language_terms: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
+        self.document_languages = np.array(
+            [doc.language for doc in self.documents.values()], dtype=object
+        ).astype(str)
+        self._derived: dict[tuple[str, frozenset[str]], Any] = {}
+
+    def _remember(self, what: str, deleted: frozenset[str], compute: Callable[[], T]) -> T:
+        """`compute()`, remembered under `what` while the segment's deleted documents are
+        `deleted` (each version after a write shares the segments before it)."""
+        key = (what, deleted)
+        if key not in self._derived:
+            if len(self._derived) >= 32:  # deletions a merge or an older version used: done with
+                self._derived = {}
+            self._derived[key] = compute()
+        found: T = self._derived[key]
+        return found
 
     def language_terms(self, language: str, deleted: frozenset[str]) -> frozenset[str]:
-        """The terms the live passages in `language` use, while `deleted` documents are gone;
-        remembered for the segment's present deletions."""
-        key = (language, deleted)
-        found = self._language_terms.get(key)
-        if found is None:
+        """The terms the live passages in `language` use, while `deleted` documents are gone."""
+
+        def compute() -> frozenset[str]:
             postings = self.postings
             rows = postings.rows
             # How many of each term's passages count: a running count over the postings.
             counted = (self.languages == language)[rows] & self.live(deleted)[rows]
             inside = np.concatenate([[0], np.cumsum(counted)])
             counts = inside[postings.indptr[1:]] - inside[postings.indptr[:-1]]
-            found = frozenset(
+            return frozenset(
                 term for term, count in zip(postings.terms, counts.tolist(), strict=True) if count
             )
-            self._language_terms = {k: v for k, v in self._language_terms.items() if k[1] == deleted}
-            self._language_terms[key] = found
-        return found
+
+        return self._remember(f"terms {language}", deleted, compute)
+
+    def live_languages(self, deleted: frozenset[str]) -> frozenset[str]:
+        """The languages of the live documents."""
+        return self._remember(
+            "languages", deleted, lambda: frozenset(self.languages[self.live(deleted)].tolist())
+        )
+
+    def live_documents(self, deleted: frozenset[str]) -> np.ndarray:
+        """Whether each document (in the order of `documents`) is live."""
+        return self._remember(
+            "documents",
+            deleted,
+            lambda: np.array([doc_id not in deleted for doc_id in self.documents], dtype=bool),
+        )
 
     def live(self, deleted: Iterable[str]) -> np.ndarray:
         """Which rows are live when `deleted` documents of this segment are gone."""

@@ -256,12 +256,16 @@ class StoredIndex:
         start = 0
         for segment, gone in self.parts():
             numbers.append(segment.passage_documents + start)
-            live.append(np.array([doc_id not in gone for doc_id in segment.documents], dtype=bool))
-            languages.append(np.array([doc.language for doc in segment.documents.values()], dtype=object))
+            live.append(segment.live_documents(gone))
+            languages.append(segment.document_languages)
             start += len(segment.documents)
         if not numbers:
             return np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, str)
-        return np.concatenate(numbers), np.concatenate(live), np.concatenate(languages).astype(str)
+        return np.concatenate(numbers), np.concatenate(live), np.concatenate(languages)
+
+    def live_languages(self) -> set[str]:
+        """The languages of the live documents."""
+        return set().union(*(segment.live_languages(gone) for segment, gone in self.parts()))
 
 
 def _best_sentences(segment: Segment, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ class Index:
         # Each passage's language, and a Translator when the archive holds other languages
         # than English (None keeps the English-only path of old, term for term).
         self.row_languages = stored.languages()
-        languages = set(self.row_languages[stored.live].tolist())
+        languages = stored.live_languages()
         foreign = [language for language in languages if not settings.model_covers(language)]
         self.foreign_rows = np.isin(self.row_languages, foreign)
         self.translator = translator_for(stored, languages, settings, embedder.vocabulary())
@@ -261,8 +261,7 @@ class Index:
                 continue
             best = np.zeros(len(self.passages), dtype=np.float32)
             for term in forms:
-                rows, contributions = lexical.scores(term)
-                best[rows] = np.maximum(best[rows], contributions)
+                lexical.add(term, best, best=True)
             scores = scores + concept.weight * best
         return scores
 
