@@ -135,6 +135,7 @@ class Embedder:
         # Never reach for the network: the model must already be on disk.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.threads = threads
+        self._vocabulary: dict[str, int] | None = None
         if threads is not None:
             set_threads(threads)
         self.device = resolve_device(device, backend)
@@ -245,8 +246,10 @@ class Embedder:
 
     def vocabulary(self) -> dict[str, int]:
         """The model's word pieces and their ids (whole words among them: cross-lingual search
-        takes those for English words)."""
-        return dict(self.counting_tokenizer.get_vocab(with_added_tokens=True))
+        takes those for English words); read once."""
+        if self._vocabulary is None:
+            self._vocabulary = dict(self.counting_tokenizer.get_vocab(with_added_tokens=True))
+        return self._vocabulary
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included, before truncation."""
