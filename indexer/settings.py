@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSQA_", frozen=True)
 
     index_dir: Path = Field(
-        default=Path("index"), description="Index directory: `current`, its `versions/` and their `segments/`."
+        default=Path("index"),
+        description="Index directory: `current`, its `versions/` and their `segments/`.",
     )
     articles_dir: Path = Field(
         default=PROJECT_ROOT / "data" / "articles",
