@@ -16,11 +16,13 @@ from helpers import serving
 from pydantic import SecretStr
 
 from indexer.settings import Settings, load_settings
+from indexer.store import MANIFEST, resolve
 from service.core.index import Index
 from service.http.api import create_app
 from service.http.security import require_admin
 
 READER_TOKEN = "reader-s3cret"
+COFFEE = "003_af987519a968d492"  # a bundled article
 ADMIN_TOKEN = "admin-s3cret"
 QUESTION = {"question": "How many communes in Son La met the new rural standards?", "top_k": 2}
 MISSING = "this endpoint (NEWSQA_API_TOKEN is set) requires `Authorization: Bearer <token>`"
@@ -368,9 +370,22 @@ def test_no_redirect_reflects_the_host_header(client):
 
 def test_health_tells_a_probe_no_more_than_it_needs(client):
     index = client.get("/health").json()["index"]
-    assert {"libraries", "sha256", "files"}.isdisjoint(index)
+    assert {"libraries", "sha256", "files", "segments"}.isdisjoint(index)
     assert index["skipped"] == {"count": 0}
     assert {"version", "counts", "model"} <= set(index)
+
+
+def test_health_names_no_deleted_document(index_copy, embedder):
+    """The version's manifest lists the ids deleted from each segment; /health answers anyone."""
+    settings = load_settings(index_dir=index_copy, admin_token=SecretStr("health-token"))
+    with TestClient(create_app(settings, embedder)) as client:
+        deleted = client.delete(f"/documents/{COFFEE}", headers={"Authorization": "Bearer health-token"})
+        assert deleted.status_code == 200, deleted.text
+        health = client.get("/health")
+    assert health.status_code == 200
+    assert COFFEE in resolve(index_copy).joinpath(MANIFEST).read_text()  # what it would leak
+    assert COFFEE not in health.text
+    assert health.json()["index"]["counts"]["segments"] == 1
 
 
 # --- stored script: the document URL ----------------------------------------------------------

@@ -108,7 +108,8 @@ def document(doc_id: str, index: IndexDep) -> DocumentResponse:
 @router.get("/health", response_model=HealthResponse, responses=UNAVAILABLE)
 def health(index: IndexDep) -> HealthResponse:
     """Liveness and what is loaded: counts, model and the index manifest, less what tells an
-    attacker more than a probe needs (library versions, file hashes, the paths of skipped inputs)."""
+    attacker more than a probe needs (library versions, file hashes, the paths of skipped inputs,
+    the segments with the ids of the documents deleted from them)."""
     manifest = {key: value for key, value in index.manifest.items() if key not in PRIVATE_MANIFEST}
     if isinstance(skipped := index.manifest.get("skipped"), dict):
         manifest["skipped"] = {"count": skipped.get("count", 0)}
@@ -123,7 +124,7 @@ def health(index: IndexDep) -> HealthResponse:
 
 
 # Manifest sections /health leaves out: it answers anyone, tokens or not.
-PRIVATE_MANIFEST = ("libraries", "sha256", "files", "skipped")
+PRIVATE_MANIFEST = ("libraries", "sha256", "files", "skipped", "segments")
 
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
