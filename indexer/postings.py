@@ -20,6 +20,8 @@ import numpy as np
 
 K1 = 1.5
 B = 0.75
+# Contributions of terms remembered by one version (`ArchivePostings._contributions`): 32 MB.
+CACHED_SCORES = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ class ArchivePostings:
         # k1 * (1 - b + b * length / average length) of every row, in BM25's denominator.
         self._norms = (K1 * (1 - B + B * lengths / average)).astype(np.float32)
         self._rows: dict[str, np.ndarray] = {}
+        self._scores: dict[str, list[tuple[slice, np.ndarray, np.ndarray]]] = {}
+        self._cached = 0
 
     @cached_property
     def terms(self) -> frozenset[str]:
@@ -196,25 +200,47 @@ class ArchivePostings:
         frequency = self.frequency(term)
         return math.log(1 + (self.count - frequency + 0.5) / (frequency + 0.5))
 
-    def add(self, term: str, scores: np.ndarray, weight: float = 1.0, best: bool = False) -> None:
-        """Add `weight` times the BM25 contribution of `term` to each row's `scores`; with
-        `best`, raise each row's score to the contribution instead (the best of a word's forms)."""
-        columns = list(self._columns(term))
-        if not columns:
-            return
-        frequency = sum(len(rows) for _, rows, _ in columns)
-        idf = np.float32(math.log(1 + (self.count - frequency + 0.5) / (frequency + 0.5)) * weight)
-        for at, rows, counts in columns:
-            contribution = idf * counts / (self._norms[at][rows] + counts)
+    def add(self, term: str, scores: np.ndarray, best: bool = False) -> None:
+        """Add the BM25 contribution of `term` to each row's `scores`; with `best`, raise each
+        row's score to the contribution instead (the best of a word's forms)."""
+        for at, rows, contribution in self._contributions(term):
             target = scores[at]
             if best:
                 target[rows] = np.maximum(target[rows], contribution)
             else:
                 target[rows] += contribution
 
+    def _contributions(self, term: str) -> list[tuple[slice, np.ndarray, np.ndarray]]:
+        """`term`'s BM25 contribution to each live row holding it, segment by segment.
+
+        Remembered for this version, up to `CACHED_SCORES` values in all: the questions asked of
+        an archive share their common words, and these have the longest postings (computing
+        them took a question's BM25 ranking from about 1 to 3.6 ms at 200k passages)."""
+        found = self._scores.get(term)
+        if found is None:
+            columns = list(self._columns(term))
+            frequency = sum(len(rows) for _, rows, _ in columns)
+            idf = np.float32(math.log(1 + (self.count - frequency + 0.5) / (frequency + 0.5)))
+            found = [
+                (at, rows, idf * counts / (self._norms[at][rows] + counts)) for at, rows, counts in columns
+            ]
+            if self._cached + frequency > CACHED_SCORES:
+                self._scores, self._cached = {}, 0
+            self._scores[term] = found
+            self._cached += frequency
+        return found
+
     def get_scores(self, terms: Iterable[str]) -> np.ndarray:
-        """Every row's BM25 score for a query of `terms` (each occurrence counts)."""
+        """Every row's BM25 score for a query of `terms` (each occurrence counts): the terms'
+        contributions gathered segment by segment and added in one `np.add.at` each (a third of
+        the time of adding term by term)."""
         scores = np.zeros(self.size, dtype=np.float32)
+        gathered: dict[int, tuple[slice, list[np.ndarray], list[np.ndarray]]] = {}
         for term in terms:
-            self.add(term, scores)
+            for at, rows, contribution in self._contributions(term):
+                _, row_lists, contribution_lists = gathered.setdefault(at.start, (at, [], []))
+                row_lists.append(rows)
+                contribution_lists.append(contribution)
+        for at, row_lists, contribution_lists in gathered.values():
+            np.add.at(scores[at], np.concatenate(row_lists), np.concatenate(contribution_lists))
         return scores
