@@ -230,7 +230,7 @@ def _sentence_problems(
         return [f"{path}: shape {sentences.shape}, expected (sentences, 3)"]
     problems = []
     if expected != len(sentences):
-        problems.append(f"{path}: {len(sentences)} sentences, the manifest counts {expected}")
+        problems.append(f"{path}: {len(sentences)} sentences, {INFO} counts {expected}")
     if len(vectors) != len(sentences):
         problems.append(f"{folder / SENTENCE_VECTORS}: {len(vectors)} vectors for {len(sentences)} sentences")
     rows, starts, ends = sentences.T

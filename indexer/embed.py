@@ -136,6 +136,7 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.threads = threads
         self._vocabulary: dict[str, int] | None = None
+        self._words: frozenset[str] | None = None
         if threads is not None:
             set_threads(threads)
         self.device = resolve_device(device, backend)
@@ -250,6 +251,12 @@ class Embedder:
         if self._vocabulary is None:
             self._vocabulary = dict(self.counting_tokenizer.get_vocab(with_added_tokens=True))
         return self._vocabulary
+
+    def words(self) -> frozenset[str]:
+        """The whole words of the model's vocabulary (not "##ing" pieces or "[CLS]"); read once."""
+        if self._words is None:
+            self._words = frozenset(word for word in self.vocabulary() if word.isalpha())
+        return self._words
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, special tokens included, before truncation."""

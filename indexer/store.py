@@ -131,6 +131,14 @@ class Rows(Sequence[Passage]):
     def __len__(self) -> int:
         return self._size
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same passages, a list among them."""
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, so unhashable as they are
+
     def __iter__(self) -> Iterator[Passage]:
         for segment in self._segments:
             yield from segment.passages

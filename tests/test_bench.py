@@ -48,9 +48,15 @@ def test_a_small_bench_writes_its_report(tmp_path):
     assert http["p50_over_naive"] == pytest.approx(
         http["ask_1_client_ms"]["p50"] / http["naive_p50_ms"], abs=0.01
     )
-    # --writes: articles posted one by one while four clients search, each found at once
+    # --writes: articles posted one by one, alone and then while four clients search, each
+    # found at once
     writes = scale["writes"]
     assert writes["threads"] == 1 and writes["writes"] == 3 and writes["not_found_after_write"] == 0
+    alone = writes["alone"]
+    assert alone["writes"] == 3 and alone["not_found_after_write"] == 0
+    assert 0 < alone["write_ms"]["p50"] <= alone["write_ms"]["p99"]
+    assert writes["search_after_ms"]["p99"] > 0 and writes["segments_after"] >= 1
+    assert writes["merges"] >= 0 and writes["merge_total_s"] >= 0
     assert 0 < writes["write_ms"]["p50"] <= writes["write_ms"]["p99"] and writes["writes_per_s"] > 0
     assert writes["search_idle_ms"]["p99"] > 0 and writes["search_during_ms"]["p99"] > 0
     assert writes["search_errors"] == 0
@@ -62,7 +68,7 @@ def test_a_small_bench_writes_its_report(tmp_path):
     }
     markdown = (tmp_path / "bench.md").read_text()
     assert "| bundled | 1 |" in markdown and f"| {backend} | cpu |" in markdown
-    assert markdown.count("| bundled | 1 | 3 | ") == 1  # the writes table, once
+    assert markdown.count("| bundled | 1 | 3, ") == 1  # the writes table, once
     # --record: the same Markdown under a stamp, in a file named by the date and the commit
     [recorded] = records.iterdir()
     day = datetime.date.today().isoformat()

@@ -1,7 +1,8 @@
 """Live writes into one scale's archive, as a newsroom's feed makes them: `newsqa serve` over a
 copy of the scale's index, articles posted one after another to `POST /documents` (each found
-by `/search` right after its answer), while four clients search; their latency before and
-during the writes, and the server's errors."""
+by `/search` right after its answer), first alone (the latency of a write), then while four
+clients search (writes/s, and the searches' latency before, during and after the writes);
+the merges the server made, and its errors."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from eval.bench.options import BenchError, BenchOptions, percentile
 from eval.bench.serving import Client, Load, clients, serving
 
 SEARCHERS = 4
+# Writes timed with nothing else running, before the run with searchers.
+ALONE = 100
 
 
 def writes_run(
@@ -31,20 +34,23 @@ def writes_run(
     options: BenchOptions,
     work: Path,
 ) -> dict[str, Any]:
-    """`options.writes` articles (titles and texts of `articles`, cycled, each given a new id and
-    a word of its own) posted in turn to a server over a copy of `index_dir`, each looked up by
-    that word right after its answer; `SEARCHERS` clients run `queries` for `options.duration_s`
-    before the writes (idle) and all through them."""
+    """Articles (titles and texts of `articles`, cycled, each given a new id and a word of its
+    own) posted in turn to a server over a copy of `index_dir`, each looked up by that word right
+    after its answer: `ALONE` (at most `options.writes`) with nothing else running, then
+    `options.writes` while `SEARCHERS` clients run `queries`; the clients also run for
+    `options.duration_s` before the writes (idle) and after them."""
     copy = work / f"writes-{index_dir.name}"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(index_dir, copy, symlinks=True)  # the scale's own index stays as it was
     token = secrets.token_urlsafe(16)
     log_path = work / f"serve-writes-{index_dir.name}.log"
     with serving(copy, backend, threads, log_path, {"NEWSQA_ADMIN_TOKEN": token}) as server:
+        alone = _write(server.port, token, articles, range(min(ALONE, options.writes)))
         writes: dict[str, Any] = {}
 
         def write() -> None:
-            writes.update(_write(server.port, token, articles, options.writes))
+            numbers = range(alone["writes"], alone["writes"] + options.writes)
+            writes.update(_write(server.port, token, articles, numbers))
 
         def search(client: Client, number: int) -> int:
             return client.search(queries[number % len(queries)])
@@ -55,6 +61,7 @@ def writes_run(
         after = clients(server.port, search, SEARCHERS, options.duration_s)  # more segments now
     return {
         "threads": threads,
+        "alone": alone,
         **writes,
         **merges,
         "search_idle_ms": _latency(idle),
@@ -65,13 +72,13 @@ def writes_run(
     }
 
 
-def _write(port: int, token: str, articles: list[tuple[str, str]], count: int) -> dict[str, Any]:
-    """Post `count` articles one after another; each is searched for by its own word at once."""
+def _write(port: int, token: str, articles: list[tuple[str, str]], numbers: range) -> dict[str, Any]:
+    """Post the articles `numbers` one after another; each is searched for by its own word at once."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     times, missed, started = [], 0, time.perf_counter()
     try:
-        for number in range(count):
+        for number in numbers:
             title, text = articles[number % len(articles)]
             # A made-up word of its own: twelve random letters, too unlike another article's
             # word for cross-lingual search to take one for a cognate of the other.
@@ -95,6 +102,7 @@ def _write(port: int, token: str, articles: list[tuple[str, str]], count: int) -
     finally:
         connection.close()
     total = time.perf_counter() - started
+    count = len(numbers)
     return {
         "writes": count,
         "write_ms": {"p50": percentile(times, 50), "p99": percentile(times, 99)},

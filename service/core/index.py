@@ -50,7 +50,7 @@ class Index:
         languages = stored.live_languages()
         foreign = [language for language in languages if not settings.model_covers(language)]
         self.foreign_rows = np.isin(self.row_languages, foreign)
-        self.translator = translator_for(stored, languages, settings, embedder.vocabulary())
+        self.translator = translator_for(stored, languages, settings, embedder.words())
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:
@@ -334,17 +334,18 @@ def translator_for(
     if set(languages) <= {"en"}:
         return None
     vocabularies = language_terms(stored, sorted(set(languages) | {"en"}))
-    words = [word for word in english_words if word.isalpha()]  # not "##ing" pieces or "[CLS]"
-    return Translator(vocabularies, dictionaries(settings.dictionaries), settings.translate, words)
+    return Translator(vocabularies, dictionaries(settings.dictionaries), settings.translate, english_words)
 
 
-def language_terms(stored: StoredIndex, languages: list[str]) -> dict[str, set[str]]:
+def language_terms(stored: StoredIndex, languages: list[str]) -> dict[str, frozenset[str]]:
     """For each of `languages`, the terms its live passages use, segment by segment."""
-    vocabularies: dict[str, set[str]] = {language: set() for language in languages}
-    for segment, deleted in stored.parts():
-        for language in languages:
-            vocabularies[language] |= segment.language_terms(language, deleted)
-    return vocabularies
+    parts = stored.parts()
+    return {
+        language: frozenset().union(
+            *(segment.language_terms(language, deleted) for segment, deleted in parts)
+        )
+        for language in languages
+    }
 
 
 def _plain(concept: Concept, forms: AbstractSet[str]) -> bool:
