@@ -24,7 +24,7 @@ from indexer.dense import dense_spec
 from indexer.embed import BAR_FORMAT, NO_PROMPTS, Embedder, passage_input
 from indexer.errors import NoDocumentsError, SourceError
 from indexer.postings import Postings
-from indexer.segments import Segment, write_segment
+from indexer.segments import Segment, reveal, write_segment
 from indexer.settings import Settings
 from indexer.sources import Skipped, find_files, read_file
 from indexer.store import (
@@ -422,10 +422,12 @@ def write_documents(
     embedder: Embedder,
     progress: bool = False,
     batch_size: int | None = None,
+    hidden: bool = False,
 ) -> tuple[Segment, int]:
     """Chunk and embed `documents` and write them as a new segment of `settings.index_dir`;
     returns it and how many passages were embedded (the others reuse vectors `previous` holds).
-    Passages are embedded `batch_size` at a time (default `settings.embed_batch_size`)."""
+    Passages are embedded `batch_size` at a time (default `settings.embed_batch_size`); a
+    `hidden` segment is named in no version until `segments.reveal` renames it."""
     passages = chunk_documents(documents, settings, embedder, previous, progress)
     by_id = {doc.doc_id: doc for doc in documents}
     sentences = sentence_table(passages, by_id)
@@ -451,6 +453,7 @@ def write_documents(
             sentence_vectors,
             postings,
             dense_spec(len(passages), settings.index_type, settings.ann_threshold, settings.ivf_nprobe),
+            hidden=hidden,
         )
         bar.set_postfix_str("", refresh=False)
         bar.update()
@@ -486,16 +489,28 @@ def library_versions() -> dict[str, str]:
     return {name: version(name) for name in LIBRARIES}
 
 
+def prepare_segment(documents: list[Document], settings: Settings, embedder: Embedder) -> Segment:
+    """`documents` chunked, embedded and written as a hidden segment, for `append_documents` to
+    name in a version. Needs no lock: the slow part of a write, done before the writer lock is
+    taken, so merges and other writers do not wait for it."""
+    segment, _ = write_documents(
+        documents, None, settings, embedder, batch_size=WRITE_BATCH_SIZE, hidden=True
+    )
+    return segment
+
+
 def append_documents(
     current: StoredIndex,
     documents: list[Document],
     removed: Iterable[str],
     settings: Settings,
     embedder: Embedder,
+    prepared: Segment | None = None,
 ) -> StoredIndex:
     """A new version of `current`: `documents` added (replacing live documents with their ids)
     in one new segment, and the live documents `removed` deleted. Call with the writer lock
-    held, `current` being the current version.
+    held, `current` being the current version; `prepared` is the documents' segment from
+    `prepare_segment`, if it was made beforehand.
 
     Only the new documents are chunked and embedded; the segments before stay as they are,
     with the replaced and removed documents marked deleted. A segment left with no live
@@ -507,9 +522,9 @@ def append_documents(
     replaced = [current.documents[doc_id] for doc_id in gone if doc_id in current.documents]
     parts = [(segment, deleted | (gone & segment.documents.keys())) for segment, deleted in current.parts()]
     parts = [(segment, deleted) for segment, deleted in parts if len(deleted) < len(segment.documents)]
-    embedded = 0
     if documents:
-        segment, embedded = write_documents(documents, None, settings, embedder, batch_size=WRITE_BATCH_SIZE)
+        segment = prepared or prepare_segment(documents, settings, embedder)
+        reveal(segment)
         parts.append((segment, frozenset()))
     previous = {doc.doc_id for doc in replaced}
     changes = Changes(
@@ -517,7 +532,7 @@ def append_documents(
         updated=tuple(doc.doc_id for doc in documents if doc.doc_id in previous),
         removed=tuple(sorted(removed & previous)),
         unchanged=len(current.documents) - len(replaced),
-        embedded=embedded,
+        embedded=len(parts[-1][0].passages) if documents else 0,
     )
     languages = set(current.manifest.get("lexical", {}).get("languages", {})) | {
         d.language for d in documents

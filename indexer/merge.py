@@ -33,7 +33,7 @@ import numpy as np
 
 from indexer.dense import dense_spec
 from indexer.postings import Postings
-from indexer.segments import Segment, fsync, write_segment
+from indexer.segments import Segment, reveal, write_segment
 from indexer.settings import Settings
 from indexer.store import StoredIndex, load_index, write_version, writer_lock
 
@@ -148,10 +148,7 @@ def commit_merge(current: StoredIndex, merged: Merged, settings: Settings) -> St
             for name, before in merged.sources
         )
     )
-    final = segment.path.parent / segment.name
-    segment.path.rename(final)
-    fsync(segment.path.parent)
-    segment.path = final
+    reveal(segment)
     first = min(positions[name] for name in present)
     parts: list[tuple[Segment, frozenset[str]]] = []
     for i, part in enumerate(current.parts()):

@@ -48,7 +48,8 @@ DENSE = "dense.faiss"
 SENTENCES = "sentences.npy"
 SENTENCE_VECTORS = "sentence_vectors.npy"
 POSTINGS = "postings.npz"
-# A merge writes its segment under this prefix and renames it when it commits (indexer/merge.py).
+# A segment written before its version (a merge's, a write's embedded before the writer lock) has
+# this prefix until `reveal` renames it, with the lock held: pruning leaves it alone meanwhile.
 MERGING = ".merging-"
 
 T = TypeVar("T")
@@ -208,6 +209,15 @@ def write_segment(
     segment = _open(final, info, documents, passages)
     segment.name = name
     return segment
+
+
+def reveal(segment: Segment) -> None:
+    """Give a hidden segment its name (`MERGING` dropped), durably, so that a version may name it."""
+    final = segment.path.parent / segment.name
+    if segment.path != final:
+        segment.path.rename(final)
+        fsync(final.parent)
+        segment.path = final
 
 
 def read_segment(root: Path, name: str) -> Segment:

@@ -4,6 +4,7 @@ merge is written from the version it started on, and committed on the version cu
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,9 +12,10 @@ from fastapi.testclient import TestClient
 from indexer.build import build_documents
 from indexer.check import check_index
 from indexer.clean import clean
+from indexer.segments import INFO, MERGING, SEGMENTS
 from indexer.settings import load_settings
 from indexer.sources import RawArticle
-from indexer.store import load_index
+from indexer.store import load_index, writer_lock
 from service.http import reload
 from service.http.api import create_app
 
@@ -87,3 +89,33 @@ def test_writes_during_a_merge_are_all_kept(tmp_path, embedder, monkeypatch):
     assert check_index(settings.index_dir).problems == []
     assert stored.manifest == served.manifest
     assert not {segment.name for segment in stored.segments} & set(merging)  # all merged away
+
+
+def test_a_write_embeds_before_it_waits_for_the_writer_lock(tmp_path, embedder):
+    settings = load_settings(index_dir=tmp_path / "index", admin_token=TOKEN, reload_interval=0)
+    build_documents(
+        [clean(RawArticle(doc_id=doc_id, text=text, source="api")) for doc_id, text in BASE.items()],
+        settings,
+        embedder,
+    )
+    segments = settings.index_dir / SEGMENTS
+    with TestClient(create_app(settings, embedder)) as client:
+        answers: list[int] = []
+        article = {"id": "flood", "text": "Flood in Lang Son\n\nHeavy rain flooded 300 houses."}
+        with writer_lock(settings.index_dir, 60):  # another writer (a merge's commit, say) holds it
+            poster = threading.Thread(
+                target=lambda: answers.append(
+                    client.post("/documents", json=article, headers=AUTH).status_code
+                )
+            )
+            poster.start()
+            deadline = time.monotonic() + 60
+            while not any((hidden / INFO).exists() for hidden in segments.glob(f"{MERGING}*")):
+                assert time.monotonic() < deadline, "the write did not embed while the lock was held"
+                time.sleep(0.01)
+            assert not answers  # embedded and written, but not acknowledged: no version names it yet
+        poster.join(60)
+        assert answers == [201]
+        assert not list(segments.glob(f"{MERGING}*"))  # named by the version now
+        assert client.get("/documents/flood").status_code == 200
+    assert check_index(settings.index_dir).problems == []

@@ -1,13 +1,16 @@
 """The live archive: add, replace and delete articles through the API, each write a new index version.
 
-A write cleans and chunks the articles as `newsqa index` does, embeds them into one new segment,
-marks the documents it replaces or deletes as deleted, and writes a new version naming that
+A write cleans and chunks the articles as `newsqa index` does and embeds them into one new
+segment, written under a hidden name before any lock is taken; then, holding the writer lock, it
+marks the documents it replaces or deletes as deleted and writes a new version naming that
 segment beside the ones before (indexer/build.py: append_documents): durable before the
 response, and served from the next request on. Its cost grows with the articles written, not
 with the archive.
 """
 
 from __future__ import annotations
+
+import shutil
 
 from fastapi import APIRouter, Depends, Response
 
@@ -61,13 +64,24 @@ def clean_article(article: ArticleRequest) -> Document:
 def put_documents(reloader: Reloader, documents: list[Document]) -> tuple[Index, list[bool]]:
     """Add or replace `documents` in one new version and serve it; returns the index and, for
     each document, whether it is new. Writing what is already stored makes no new version."""
-    with reloader.writing():
-        base = reloader.latest()
-        stored = base.documents
-        created = [document.doc_id not in stored for document in documents]
-        if all(stored.get(document.doc_id) == document for document in documents):
-            return base, created
-        return reloader.write(documents), created
+    served = reloader.index
+    if served is None or all(served.documents.get(d.doc_id) == d for d in documents):
+        prepared = None  # no index to write to, or most likely stored already: checked below
+    else:
+        prepared = reloader.prepare(documents)  # the embedding, before any lock is taken
+    try:
+        with reloader.writing():
+            base = reloader.latest()
+            stored = base.documents
+            created = [document.doc_id not in stored for document in documents]
+            if all(stored.get(document.doc_id) == document for document in documents):
+                return base, created
+            index = reloader.write(documents, prepared=prepared)
+            prepared = None  # named by the version now
+            return index, created
+    finally:
+        if prepared is not None:  # not written after all: an identical article, or a failure
+            shutil.rmtree(prepared.path, ignore_errors=True)
 
 
 def delete_document(reloader: Reloader, doc_id: str) -> Index:

@@ -26,11 +26,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
-from indexer.build import append_documents
+from indexer.build import append_documents, prepare_segment
 from indexer.clean import Document
 from indexer.embed import Embedder
 from indexer.errors import IndexNotFoundError, NewsqaError
 from indexer.merge import commit_merge, merge_plan, write_merged
+from indexer.segments import Segment
 from indexer.settings import Settings
 from indexer.store import load_index, resolve, writer_lock
 from service.core.index import Index
@@ -164,12 +165,19 @@ class Reloader:
             raise IndexUnavailableError(self.state.index_error or "no index is loaded")
         return index
 
-    def write(self, documents: list[Document], removed: Iterable[str] = ()) -> Index:
+    def prepare(self, documents: list[Document]) -> Segment:
+        """`documents` chunked, embedded and written as a hidden segment, outside any lock:
+        the slow part of a write, while merges and reads go on (indexer/build.py)."""
+        return prepare_segment(documents, self.settings, self.embedder)
+
+    def write(
+        self, documents: list[Document], removed: Iterable[str] = (), prepared: Segment | None = None
+    ) -> Index:
         """Add (or replace) `documents` and delete the documents `removed` in a new version, and
         serve it; then merge segments in the background if the merge policy says so. Call
-        inside `writing()`, after `latest()`."""
+        inside `writing()`, after `latest()`; `prepared` is `prepare(documents)` when it ran."""
         base = self.latest()
-        stored = append_documents(base.stored, documents, removed, self.settings, self.embedder)
+        stored = append_documents(base.stored, documents, removed, self.settings, self.embedder, prepared)
         index = Index(stored, self.embedder, self.settings)
         self._swap(index, "write", settle_all=False)
         self._merge_later()
