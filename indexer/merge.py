@@ -73,19 +73,15 @@ def _written(merged: Merged, name: str) -> frozenset[str]:
 def merge_plan(stored: StoredIndex, merge_factor: int) -> list[str]:
     """Names of the segments of `stored` to merge now (none: nothing to do)."""
     tiers: dict[int, list[str]] = defaultdict(list)
-    for segment, live in zip(stored.segments, _live_counts(stored), strict=True):
+    for segment, live in zip(stored.segments, stored.live_counts, strict=True):
         tiers[int(math.log10(max(live, 1)))].append(segment.name)
     for tier in sorted(tiers):
         if len(tiers[tier]) >= merge_factor:
             return tiers[tier][:merge_factor]
-    for segment, live in zip(stored.segments, _live_counts(stored), strict=True):
+    for segment, live in zip(stored.segments, stored.live_counts, strict=True):
         if segment.passages and len(segment.passages) - live >= EXPUNGE_SHARE * len(segment.passages):
             return [segment.name]
     return []
-
-
-def _live_counts(stored: StoredIndex) -> list[int]:
-    return [int(np.count_nonzero(part)) for part in np.split(stored.live, stored.offsets[1:-1])]
 
 
 def write_merged(stored: StoredIndex, names: list[str], settings: Settings) -> Merged:

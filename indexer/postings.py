@@ -197,7 +197,10 @@ class ArchivePostings:
         return found
 
     def idf(self, term: str) -> float:
-        frequency = self.frequency(term)
+        return self._idf(self.frequency(term))
+
+    def _idf(self, frequency: int) -> float:
+        """BM25's (Lucene's) inverse document frequency of a term `frequency` live passages hold."""
         return math.log(1 + (self.count - frequency + 0.5) / (frequency + 0.5))
 
     def add(self, term: str, scores: np.ndarray, best: bool = False) -> None:
@@ -220,7 +223,7 @@ class ArchivePostings:
         if found is None:
             columns = list(self._columns(term))
             frequency = sum(len(rows) for _, rows, _ in columns)
-            idf = np.float32(math.log(1 + (self.count - frequency + 0.5) / (frequency + 0.5)))
+            idf = np.float32(self._idf(frequency))
             found = [
                 (at, rows, idf * counts / (self._norms[at][rows] + counts)) for at, rows, counts in columns
             ]

@@ -167,7 +167,8 @@ class StoredIndex:
         self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
         masks = [segment.live(gone) for segment, gone in zip(self.segments, self.deleted, strict=True)]
         self.live = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
-        self._dead = [int(len(mask) - np.count_nonzero(mask)) for mask in masks]
+        # Live rows of each segment.
+        self.live_counts = [int(np.count_nonzero(mask)) for mask in masks]
         self.lexical = ArchivePostings([s.postings for s in self.segments], self.offsets[:-1], self.live)
         self.documents = LiveDocuments(self.segments, self.deleted)
         self.passages = Rows(self.segments, self.offsets)
@@ -220,10 +221,11 @@ class StoredIndex:
             total = segment.dense.ntotal
             if total == 0:
                 continue
-            scores, rows = segment.dense.search(query, min(depth + self._dead[position], total))
+            dead = total - self.live_counts[position]
+            scores, rows = segment.dense.search(query, min(depth + dead, total))
             keep = rows[0] >= 0
             archive = rows[0][keep] + self.offsets[position]
-            live = self.live[archive] if self._dead[position] else slice(None)
+            live = self.live[archive] if dead else slice(None)
             found_rows.append(archive[live])
             found_scores.append(scores[0][keep][live])
         if not found_rows:

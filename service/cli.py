@@ -416,7 +416,8 @@ def evaluate(
     type=click.IntRange(0),
     default=0,
     show_default=True,
-    help="Articles to POST to each scale's server, one after another, while 4 clients search.",
+    help="Articles to POST to each scale's server, one after another, while 4 clients search "
+    "(after up to 100 posted alone).",
 )
 @click.option(
     "--record",
