@@ -20,6 +20,14 @@ class Passage:
     end: int
     text: str
     tokens: int
+    # (start, end, ISO day) of each date expression inside the passage, offsets into the
+    # document's text (indexer/dates.py: mentions); set by the build, not by `chunk`.
+    dates: tuple[tuple[int, int, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Read back from JSON, the dates are lists: tuples keep passages comparable and hashable.
+        if self.dates:
+            object.__setattr__(self, "dates", tuple((start, end, day) for start, end, day in self.dates))
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

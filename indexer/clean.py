@@ -36,10 +36,15 @@ class Document:
     language: str
     source: str
     url: str | None = None
+    # The publication day, ISO 8601 "YYYY-MM-DD" (indexer/dates.py); None when unknown.
     date: str | None = None
     sha256: str = ""
     # The publication the article comes from ("Harper's Magazine"), where its page names one.
     site: str | None = None
+    # Where `date` was found: "metadata" (a JSON Lines or API field, a page's metadata), "url",
+    # "text" (a dateline), "file" (the file's modification time) or "received" (the day an API
+    # write without any date arrived).
+    date_source: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -54,6 +54,8 @@ class DocumentResponse(BaseModel):
     sha256: str
     text: str
     site: str | None = None
+    # Where `date` was found: metadata, url, text, file or received (indexer/clean.py: Document).
+    date_source: str | None = None
 
 
 class HealthResponse(BaseModel):
