@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
 
 from indexer.clean import Document
+
+# How results are ordered: by relevance (best first) or by publication day (newest first).
+Sort = Literal["relevance", "date"]
+SORTS: tuple[Sort, ...] = ("relevance", "date")
 
 
 @dataclass(frozen=True)
