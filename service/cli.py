@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import sys
@@ -19,6 +20,7 @@ from indexer.errors import IndexNotFoundError, NewsqaError
 # the index, the model) when it runs, so `newsqa --help` costs about what starting Python does.
 if TYPE_CHECKING:
     from indexer.settings import Mode, Settings
+    from service.core.browse import DocumentPage
     from service.core.results import AskResponse, Citation, SearchResponse
 
 
@@ -239,6 +241,45 @@ def ask(
     """Answer QUESTION from the archive, with the passages it came from."""
     response = _load(index_dir, backend, build_missing=True).ask(question, top_k=top_k, mode=mode)
     click.echo(response.model_dump_json(indent=2) if as_json else _format_ask(response))
+
+
+@cli.command(name="list")
+@click.option(
+    "--limit", type=click.IntRange(1, 100), default=20, show_default=True, help="Documents to list."
+)
+@click.option("--cursor", help="Continue after the list that printed this cursor.")
+@click.option("--language", "languages", multiple=True, help="Only this language (repeatable), e.g. no.")
+@click.option("--date-from", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after this day.")
+@click.option("--date-to", type=click.DateTime(["%Y-%m-%d"]), help="Published on or before this day.")
+@click.option("--source", "sources", multiple=True, help="Only this site, web host or folder (repeatable).")
+@json_option
+@index_dir_option
+def list_documents(
+    limit: int,
+    cursor: str | None,
+    languages: tuple[str, ...],
+    date_from: datetime.datetime | None,
+    date_to: datetime.datetime | None,
+    sources: tuple[str, ...],
+    as_json: bool,
+    index_dir: Path | None,
+) -> None:
+    """List the archive's documents, newest first (undated last)."""
+    from indexer.store import load_index
+    from service.core.browse import Listing
+    from service.core.filters import Filters
+
+    if date_from and date_to and date_to < date_from:
+        raise click.BadParameter("is before --date-from", param_hint="--date-to")
+    filters = Filters(
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        languages=frozenset(languages),
+        sources=frozenset(source.casefold() for source in sources),
+    )
+    listing = Listing(load_index(load_settings(index_dir=index_dir).index_dir))
+    page = listing.page(filters, limit=limit, cursor=cursor)
+    click.echo(page.model_dump_json(indent=2) if as_json else _format_list(page))
 
 
 # Regression guards of `newsqa eval`: option -> (metric, whether it is a floor or a ceiling).
@@ -590,6 +631,26 @@ def _format_ask(response: AskResponse) -> str:
 
 def _format_search(response: SearchResponse) -> str:
     return _format_citations(response.results) or "No results."
+
+
+def _format_list(page: DocumentPage) -> str:
+    """The page as a table, a day taken from the file's modification time starred."""
+    if not page.documents:
+        return "No documents."
+    rows = [("DATE", "LANG", "PASSAGES", "ID", "TITLE")]
+    for item in page.documents:
+        day = (item.date or "-")[:10] + ("*" if item.date_source == "file" else "")
+        rows.append((day, item.language, str(item.passages), item.doc_id, textwrap.shorten(item.title, 60)))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)), row[4]])
+        for row in rows
+    ]
+    if any(item.date_source == "file" for item in page.documents):
+        lines.append("* the file's modification day: no publication date was found")
+    if page.next_cursor:
+        lines.append(f"more: newsqa list --cursor {page.next_cursor}")
+    return "\n".join(lines)
 
 
 def _language(code: str) -> str:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from indexer.settings import Mode, Settings
 from indexer.store import StoredIndex, load_index, prefetch
 from indexer.text import terms
 from service.core.answer import extract_answer
+from service.core.browse import Listing
 from service.core.errors import DocumentNotFoundError, QueryError
 from service.core.fusion import coverage, fuse
 from service.core.lexical import Crosslingual, Vocabulary
@@ -88,6 +90,12 @@ class Index:
         """How many passages the live document `doc_id` has (0 for none)."""
         span = self.stored.document_rows(doc_id)
         return 0 if span is None else span[1] - span[0]
+
+    @cached_property
+    def listing(self) -> Listing:
+        """The documents newest first (service/core/browse.py), sorted once for this version:
+        a reload serves a new Index, so the order never outlives the documents it sorts."""
+        return Listing(self.stored)
 
     @property
     def manifest(self) -> dict[str, object]:

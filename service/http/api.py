@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from indexer.embed import Embedder
 from indexer.errors import IndexBusyError, IndexWriteError, NewsqaError
 from indexer.settings import Mode, Settings, load_settings
+from service.core.browse import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, DocumentPage
 from service.core.errors import DocumentNotFoundError, QueryError
+from service.core.filters import Filters
 from service.core.index import Index
 from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, AskResponse, SearchResponse
 from service.http.documents import ArticleError
@@ -91,6 +94,37 @@ async def search(
     """The passages that best match a query, best first."""
     annotate(request, mode=mode, top_k=top_k, query=q)
     return await run_in_threadpool(index.search, q, top_k=top_k, mode=mode)
+
+
+@router.get(
+    "/documents",
+    response_model=DocumentPage,
+    dependencies=READER,
+    responses={**UNAUTHORIZED, **INVALID, **UNAVAILABLE},
+)
+def list_documents(
+    index: IndexDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="documents per page")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR_CHARS, description="`next_cursor` of the page before")
+    ] = None,
+    date_from: Annotated[datetime.date | None, Query(description="published on or after (ISO day)")] = None,
+    date_to: Annotated[datetime.date | None, Query(description="published on or before (ISO day)")] = None,
+    language: Annotated[list[str], Query(description="language code (repeatable)")] = [],  # noqa: B006
+    source: Annotated[list[str], Query(description="site, web host or folder (repeatable)")] = [],  # noqa: B006
+) -> DocumentPage:
+    """The archive's documents, newest first (undated last), a page at a time; pass a page's
+    `next_cursor` as `cursor` for the next. A page continues exactly after the last document
+    shown, even when documents are added or deleted between pages."""
+    if date_from and date_to and date_to < date_from:
+        raise QueryError("date_to: is before date_from")
+    filters = Filters(
+        date_from=date_from,
+        date_to=date_to,
+        languages=frozenset(language),
+        sources=frozenset(name.casefold() for name in source),
+    )
+    return index.listing.page(filters, limit=limit, cursor=cursor)
 
 
 @router.get(

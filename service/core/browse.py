@@ -1,0 +1,144 @@
+"""The archive as a list: documents newest first (publication day descending, undated last, then
+doc_id), a page at a time, narrowed by `Filters`.
+
+A page continues from a cursor that encodes the sort key of the last document shown, not an
+offset: a document added or deleted between two pages moves no other document past the cursor,
+so the next page starts exactly after the last one shown, with none lost or repeated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from bisect import bisect_left, bisect_right
+
+from pydantic import BaseModel
+
+from indexer.clean import Document
+from indexer.store import StoredIndex
+from service.core.errors import QueryError
+from service.core.filters import Filters, publication_day
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+# A cursor holds a day and a doc_id as UTF-8 JSON in base64: room for a doc_id of 200
+# characters (indexer/fields.py) in any script.
+MAX_CURSOR_CHARS = 1200
+# The first part of an undated document's sort key: above every dated one's -ordinal (an
+# ordinal is 1 or more), so undated documents come last.
+_UNDATED = 0
+
+# (-ordinal of the publication day, or _UNDATED for none; doc_id): ascending is newest first.
+SortKey = tuple[int, str]
+
+
+class DocumentSummary(BaseModel):
+    """One listed document: what a list shows of it, and how many passages it has."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    date_source: str | None
+    language: str
+    source: str
+    site: str | None
+    url: str | None
+    passages: int
+
+
+class DocumentPage(BaseModel):
+    """A page of the list; `next_cursor` continues after its last document (None at the end)."""
+
+    documents: list[DocumentSummary]
+    next_cursor: str | None
+
+
+class Listing:
+    """One index version's documents in list order, sorted once: a page bisects to its cursor
+    and, for a date range, to the range's ends, then checks the remaining filters document by
+    document until the page is full."""
+
+    def __init__(self, stored: StoredIndex) -> None:
+        ordered = sorted((sort_key(document), document) for document in stored.documents.values())
+        self._keys = [key for key, _ in ordered]
+        self._documents = [document for _, document in ordered]
+        self._stored = stored
+
+    def page(self, filters: Filters, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> DocumentPage:
+        """Up to `limit` documents matching `filters`, after `cursor` (from the start without one)."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(f"limit: must be from 1 to {MAX_LIMIT}")
+        start, stop = self._bounds(filters)
+        if cursor is not None:
+            start = max(start, bisect_right(self._keys, decode_cursor(cursor)))
+        found: list[Document] = []
+        more = False
+        for position in range(start, stop):  # no slice: a copy of the list's tail costs a page
+            document = self._documents[position]
+            if filters.matches(document):
+                if len(found) == limit:
+                    more = True
+                    break
+                found.append(document)
+        return DocumentPage(
+            documents=[self._summary(document) for document in found],
+            next_cursor=encode_cursor(sort_key(found[-1])) if more else None,
+        )
+
+    def _bounds(self, filters: Filters) -> tuple[int, int]:
+        """The slice of the sorted entries a date range can match: days from `date_to` down to
+        `date_from`, with no undated document (they match no range)."""
+        start, stop = 0, len(self._keys)
+        if filters.date_to is not None:
+            start = bisect_left(self._keys, (-filters.date_to.toordinal(), ""))
+        if filters.date_from is not None:
+            stop = bisect_left(self._keys, (-filters.date_from.toordinal() + 1, ""))
+        elif filters.date_to is not None:
+            stop = bisect_left(self._keys, (_UNDATED, ""))
+        return start, stop
+
+    def _summary(self, document: Document) -> DocumentSummary:
+        return DocumentSummary(
+            doc_id=document.doc_id,
+            title=document.title,
+            date=document.date,
+            date_source=getattr(document, "date_source", None),
+            language=document.language,
+            source=document.source,
+            site=document.site,
+            url=document.url,
+            passages=self._passages(document.doc_id),
+        )
+
+    def _passages(self, doc_id: str) -> int:
+        first, end = self._stored.document_rows(doc_id) or (0, 0)
+        return end - first
+
+
+def sort_key(document: Document) -> SortKey:
+    """Where `document` sorts in the list: newest day first, undated last, then by doc_id."""
+    day = publication_day(document)
+    return (-day.toordinal() if day else _UNDATED, document.doc_id)
+
+
+def encode_cursor(key: SortKey) -> str:
+    """An opaque, URL-safe token for the sort key of a page's last document."""
+    return base64.urlsafe_b64encode(json.dumps(list(key), ensure_ascii=False).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> SortKey:
+    """The sort key `cursor` holds; a QueryError naming `cursor` when it is not one of ours."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        decoded = None
+    if (
+        not isinstance(decoded, list)
+        or len(decoded) != 2
+        or type(decoded[0]) is not int
+        or not isinstance(decoded[1], str)
+        or decoded[0] > _UNDATED
+    ):
+        raise QueryError("cursor: not a cursor this list gave (use `next_cursor` as it came)")
+    return decoded[0], decoded[1]
