@@ -88,6 +88,16 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Candidates per side (dense, lexical) fused in hybrid mode."
     )
 
+    # Questions asking for what is recent ("latest", "today", Norwegian "siste") decay each
+    # candidate's score by its article's age before the archive's newest publication day,
+    # halving it every `recency_half_life_days` (service/core/temporal.py); other questions
+    # rank as if there were no dates.
+    recency_half_life_days: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="Days over which a recency question halves an older article's score.",
+    )
+
     # The dense index is exact (flat) up to `ann_threshold` passages and approximate above it:
     # IVF over 8-bit vectors scanning `ivf_nprobe` cells, re-scored exactly (indexer/dense.py).
     # `index_type` forces one kind; the manifest records what a build chose. An exact scan of a

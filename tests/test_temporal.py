@@ -1,0 +1,132 @@
+"""Sort, recency and temporal questions: what a question says about time (in English and
+Norwegian, relative to the archive's newest day), the date order, the recency boost that moves
+a newer article up only for a question asking for the latest, a named period, and "when"
+answers that are the date."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from eval.run import load_questions
+from indexer.clean import Document
+from service.core.temporal import (
+    Period,
+    by_date,
+    dating,
+    newest_day,
+    period_boosted,
+    recency_boosted,
+    time_intent,
+)
+
+NEWEST = datetime.date(2025, 11, 29)  # a Saturday
+D = datetime.date
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "last"),
+    [
+        ("What did the province decide in 2022?", D(2022, 1, 1), D(2022, 12, 31)),
+        ("What did the province decide about coffee in November 2025?", D(2025, 11, 1), D(2025, 11, 30)),
+        ("What happened in October?", D(2025, 10, 1), D(2025, 10, 31)),
+        ("What happened in November?", D(2025, 11, 1), D(2025, 11, 30)),  # this November
+        ("What happened last November?", D(2024, 11, 1), D(2024, 11, 30)),  # the one before
+        ("What happened last October?", D(2025, 10, 1), D(2025, 10, 31)),
+        ("What was decided this year?", D(2025, 1, 1), D(2025, 12, 31)),
+        ("What was decided last year?", D(2024, 1, 1), D(2024, 12, 31)),
+        ("What was decided last month?", D(2025, 10, 1), D(2025, 10, 31)),
+        ("What was opened on 29 November?", D(2025, 11, 29), D(2025, 11, 29)),
+        ("What was opened on November 23, 2025?", D(2025, 11, 23), D(2025, 11, 23)),
+        ("What happened this week?", D(2025, 11, 24), D(2025, 11, 30)),
+        ("Hva vedtok fylket i 2022?", D(2022, 1, 1), D(2022, 12, 31)),
+        ("Hva skjedde i november?", D(2025, 11, 1), D(2025, 11, 30)),
+        ("Hva skjedde i oktober 2025?", D(2025, 10, 1), D(2025, 10, 31)),
+        ("Hva skjedde i november i fjor?", D(2024, 11, 1), D(2024, 11, 30)),
+        ("Hva skjedde i fjor?", D(2024, 1, 1), D(2024, 12, 31)),
+        ("Hva skjedde forrige måned?", D(2025, 10, 1), D(2025, 10, 31)),
+        ("Hva skjedde den 29. november?", D(2025, 11, 29), D(2025, 11, 29)),
+    ],
+)
+def test_a_named_period_is_read_relative_to_the_archives_newest_day(question, first, last):
+    period = time_intent(question, NEWEST).period
+    assert period is not None and (period.first, period.last) == (first, last)
+    assert period.text.casefold() in question.casefold()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the latest news about the flood in Lang Son?",
+        "Which are the newest articles on coffee?",
+        "What was the most recent decision on the expressway?",
+        "What has the province done recently about roads?",
+        "Show recent reports on the harvest",
+        "What happened today?",
+        "Hva er siste nytt om flommen?",
+        "Hva er de nyeste sakene om kaffe?",
+        "Hva skjedde i dag?",
+        "Tin mới nhất về lũ lụt ở Thái Nguyên là gì?",
+    ],
+)
+def test_recency_intent_in_english_norwegian_and_vietnamese(question):
+    assert time_intent(question, NEWEST).recent
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What proportion of voters took part in the recent legislative polls?",  # an event, not news
+        "Which district aims to meet the new rural standard by 2025?",
+        "What was the vision of the planning for 2021-2030?",
+        "What share of the 2025 plan is complete?",
+        "How many hectares of coffee does the commune currently maintain?",
+        "When did construction of the expressway begin?",  # asks for a date, names no period
+        "Who chaired the meeting in the last quarter of the session?",
+    ],
+)
+def test_questions_without_time_intent(question):
+    assert not time_intent(question, NEWEST)
+
+
+def test_almost_every_question_of_the_evaluation_set_has_no_time_intent():
+    """The recency boost and the period boost leave these questions alone: only the temporal
+    questions, and two others that name a period ("in 2024", "on November 23"), have intent."""
+    with_intent = {
+        q.id for q in load_questions() if "temporal" not in q.tags and time_intent(q.question, NEWEST)
+    }
+    assert with_intent == {"q050", "q107"}
+
+
+def test_a_period_holds_its_days_only():
+    november = Period(D(2025, 11, 1), D(2025, 11, 30), "in November")
+    assert D(2025, 11, 1) in november and D(2025, 11, 30) in november
+    assert D(2025, 10, 31) not in november and None not in november
+
+
+def test_rankings_by_date_recency_and_period():
+    days = {1: D(2025, 11, 29), 2: D(2025, 6, 1), 3: None, 4: D(2025, 11, 29), 5: D(2023, 1, 1)}
+    ranked = [(5, 0.9), (2, 0.8), (3, 0.7), (4, 0.6), (1, 0.5)]
+    # Newest first; one day's rows keep their relevance order; undated last.
+    assert [row for row, _ in by_date(ranked, days.get)] == [4, 1, 2, 5, 3]
+    # Halved every 30 days: the two-year-old 0.9 falls below this week's 0.5.
+    boosted = recency_boosted(ranked, days.get, NEWEST, half_life_days=30)
+    assert [row for row, _ in boosted][:2] == [4, 1]
+    assert dict(boosted)[4] == pytest.approx(0.6)
+    assert dict(boosted)[2] == pytest.approx(0.8 * 0.5 ** (181 / 30))
+    assert dict(boosted)[3] == pytest.approx(dict(boosted)[5] / 0.9 * 0.7)  # undated: as the oldest
+    raised = period_boosted(ranked, lambda row: row == 2)
+    assert [row for row, _ in raised][:2] == [2, 5]
+
+
+def test_a_file_date_counts_as_undated_where_other_documents_have_better_ones():
+    def document(doc_id: str, date: str | None, source: str | None) -> Document:
+        return Document(doc_id, doc_id, "text", "en", f"{doc_id}.txt", date=date, date_source=source)
+
+    copied = document("copied", "2026-12-01", "file")
+    dated = [document("a", "2025-11-28", "text"), document("b", "2025-10-01", "metadata"), copied]
+    day_of = dating(dated)
+    assert newest_day(dated, day_of) == D(2025, 11, 28) and day_of(copied) is None
+    only_files = [copied, document("old", "2026-01-01", "file")]
+    assert newest_day(only_files, dating(only_files)) == D(2026, 12, 1)
