@@ -103,7 +103,7 @@ class Listing:
             doc_id=document.doc_id,
             title=document.title,
             date=document.date,
-            date_source=getattr(document, "date_source", None),
+            date_source=document.date_source,
             language=document.language,
             source=document.source,
             site=document.site,

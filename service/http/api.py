@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +20,6 @@ from indexer.errors import IndexBusyError, IndexWriteError, NewsqaError
 from indexer.settings import Mode, Settings, load_settings
 from service.core.browse import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, DocumentPage
 from service.core.errors import DocumentNotFoundError, QueryError
-from service.core.filters import Filters
 from service.core.index import Index
 from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, AskResponse, SearchResponse
 from service.http.documents import ArticleError
@@ -29,6 +27,7 @@ from service.http.documents import router as documents_router
 from service.http.observability import annotate, instrument
 from service.http.page import docs_router
 from service.http.page import router as page_router
+from service.http.params import FilterParams
 from service.http.reload import ConflictError, IndexUnavailableError, Reloader, version_of
 from service.http.reload import router as admin_router
 from service.http.schemas import (
@@ -104,27 +103,16 @@ async def search(
 )
 def list_documents(
     index: IndexDep,
+    params: Annotated[FilterParams, Query()],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="documents per page")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=MAX_CURSOR_CHARS, description="`next_cursor` of the page before")
     ] = None,
-    date_from: Annotated[datetime.date | None, Query(description="published on or after (ISO day)")] = None,
-    date_to: Annotated[datetime.date | None, Query(description="published on or before (ISO day)")] = None,
-    language: Annotated[list[str], Query(description="language code (repeatable)")] = [],  # noqa: B006
-    source: Annotated[list[str], Query(description="site, web host or folder (repeatable)")] = [],  # noqa: B006
 ) -> DocumentPage:
-    """The archive's documents, newest first (undated last), a page at a time; pass a page's
-    `next_cursor` as `cursor` for the next. A page continues exactly after the last document
-    shown, even when documents are added or deleted between pages."""
-    if date_from and date_to and date_to < date_from:
-        raise QueryError("date_to: is before date_from")
-    filters = Filters(
-        date_from=date_from,
-        date_to=date_to,
-        languages=frozenset(language),
-        sources=frozenset(name.casefold() for name in source),
-    )
-    return index.listing.page(filters, limit=limit, cursor=cursor)
+    """The archive's documents, newest first (undated last), a page at a time, among those the
+    filters keep; pass a page's `next_cursor` as `cursor` for the next. A page continues
+    exactly after the last document shown, even when documents are added or deleted between pages."""
+    return index.listing.page(params.filters(), limit=limit, cursor=cursor)
 
 
 @router.get(
