@@ -107,6 +107,11 @@ class Segment:
         found: T = self._derived[key]
         return found
 
+    def derive(self, what: str, compute: Callable[[], T]) -> T:
+        """`compute()`, remembered under `what` while the segment is loaded: what a search
+        derives from the segment's documents alone (they never change)."""
+        return self._remember(what, frozenset(), compute)
+
     def language_terms(self, language: str, deleted: frozenset[str]) -> frozenset[str]:
         """The terms the live passages in `language` use, while `deleted` documents are gone."""
 

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
 
+import faiss
 import numpy as np
 
 from indexer.chunk import Passage
@@ -210,21 +211,31 @@ class StoredIndex:
         local = self.segments[position].rows.get(chunk_id)
         return None if local is None else int(self.offsets[position]) + local
 
-    def nearest(self, vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(
+        self, vector: np.ndarray, depth: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Archive rows and cosines of the `depth` live passages nearest to `vector`, best first.
 
         Each segment's FAISS index is searched for `depth` more results than it has deleted
-        rows, so that `depth` live ones come back whenever it holds them."""
+        rows, so that `depth` live ones come back whenever it holds them. With `allowed` (a
+        boolean mask over archive rows, false on deleted ones) only those rows are searched,
+        and `depth` of them come back whenever that many are allowed (`_nearest_allowed`)."""
         found_rows, found_scores = [], []
         query = vector[None, :]
         for position, segment in enumerate(self.segments):
             total = segment.dense.ntotal
             if total == 0:
                 continue
+            offset = int(self.offsets[position])
+            if allowed is not None:
+                rows, scores = _nearest_allowed(segment, vector, depth, allowed[offset : offset + total])
+                found_rows.append(rows + offset)
+                found_scores.append(scores)
+                continue
             dead = total - self.live_counts[position]
             scores, rows = segment.dense.search(query, min(depth + dead, total))
             keep = rows[0] >= 0
-            archive = rows[0][keep] + self.offsets[position]
+            archive = rows[0][keep] + offset
             live = self.live[archive] if dead else slice(None)
             found_rows.append(archive[live])
             found_scores.append(scores[0][keep][live])
@@ -276,6 +287,57 @@ class StoredIndex:
     def live_languages(self) -> set[str]:
         """The languages of the live documents."""
         return set().union(*(segment.live_languages(gone) for segment, gone in self.parts()))
+
+
+# A filtered search of a segment with at most this many allowed rows scores their vectors
+# directly, one matrix product over the memory-mapped rows, rather than asking FAISS: 2,000
+# rows took 0.4 ms, about what an IVF search with a selector takes, and 4,096 rows 2.2 ms
+# (50k random vectors, 2 cores; commit message of this change).
+EXACT_ROWS = 2048
+
+
+def _nearest_allowed(
+    segment: Segment, vector: np.ndarray, depth: int, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Local rows and cosines of the `depth` rows of `segment` nearest to `vector` among those
+    `allowed`, best first: `depth` of them whenever that many are allowed.
+
+    FAISS skips the rows an ID selector leaves out. An IVF index scans only the cells nearest
+    to the query, which may hold fewer allowed rows than asked for: then, as when few rows
+    are allowed at all, every allowed row is scored exactly."""
+    count = int(np.count_nonzero(allowed))
+    want = min(depth, count)
+    if count > EXACT_ROWS:
+        bitmap = np.packbits(allowed, bitorder="little")  # row i is bit i % 8 of byte i // 8
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        scores, rows = segment.dense.search(vector[None, :], want, params=_selecting(segment.dense, selector))
+        keep = rows[0] >= 0
+        if int(np.count_nonzero(keep)) >= want:
+            return rows[0][keep], scores[0][keep]
+    candidates = np.flatnonzero(allowed)
+    cosines = np.asarray(segment.vectors[candidates], dtype=np.float32) @ vector
+    if count > want:
+        best = np.argpartition(-cosines, want - 1)[:want]
+        candidates, cosines = candidates[best], cosines[best]
+    order = np.lexsort((candidates, -cosines))
+    return candidates[order], cosines[order]
+
+
+def _selecting(index: faiss.Index, selector: faiss.IDSelector) -> faiss.SearchParameters:
+    """Search parameters for `index` (flat, or IVF re-scored by IndexRefineFlat) that search
+    only the rows `selector` keeps, with the index's own `nprobe` and re-scoring factor."""
+    inner: Any = faiss.downcast_index(index)
+    if not hasattr(inner, "refine_index"):
+        flat = faiss.SearchParameters()
+        flat.sel = selector
+        return flat
+    cells = faiss.SearchParametersIVF()
+    cells.sel = selector
+    cells.nprobe = faiss.extract_index_ivf(index).nprobe
+    refine = faiss.IndexRefineSearchParameters()
+    refine.k_factor = inner.k_factor
+    refine.base_index_params = cells
+    return refine
 
 
 def _best_sentences(segment: Segment, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:

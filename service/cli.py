@@ -21,6 +21,7 @@ from indexer.errors import IndexNotFoundError, NewsqaError
 if TYPE_CHECKING:
     from indexer.settings import Mode, Settings
     from service.core.browse import DocumentPage
+    from service.core.filters import Filters
     from service.core.results import AskResponse, Citation, SearchResponse
 
 
@@ -60,6 +61,33 @@ device_option = click.option(
 def query_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options `search` and `ask` share: -k, --mode, --json, --index-dir, --backend."""
     for option in (backend_option, index_dir_option, json_option, mode_option, top_k_option):
+        command = option(command)
+    return command
+
+
+def filter_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The filters and sort `search` and `ask` share, named as the API's parameters
+    (service/http/params.py checks them): --date-from, --date-to, --language, --source,
+    --doc-id (the last three repeatable) and --sort."""
+    options = (
+        click.option("--date-from", help="Only documents published on or after this day (YYYY-MM-DD)."),
+        click.option("--date-to", help="Only documents published on or before this day (YYYY-MM-DD)."),
+        click.option(
+            "--language", "languages", multiple=True, help="Only this language, e.g. no (repeatable)."
+        ),
+        click.option(
+            "--source", "sources", multiple=True, help="Only this site, web host or folder (repeatable)."
+        ),
+        click.option("--doc-id", "doc_ids", multiple=True, help="Only this document (repeatable)."),
+        click.option(
+            "--sort",
+            type=click.Choice(["relevance", "date"]),
+            default="relevance",
+            show_default=True,
+            help="Best first, or newest first.",
+        ),
+    )
+    for option in reversed(options):
         command = option(command)
     return command
 
@@ -223,24 +251,72 @@ def serve(
 @cli.command()
 @click.argument("query")
 @query_options
+@filter_options
 def search(
-    query: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None, backend: str | None
+    query: str,
+    top_k: int,
+    mode: str,
+    as_json: bool,
+    index_dir: Path | None,
+    backend: str | None,
+    sort: str,
+    **narrowed: Any,
 ) -> None:
     """Print the passages that best match QUERY."""
+    filters = _filters(**narrowed)
     index = _load(index_dir, backend, build_missing=True)
-    response = index.search(query, top_k=top_k, mode=mode)
+    response = index.search(query, top_k=top_k, mode=mode, filters=filters, sort=sort)
     click.echo(response.model_dump_json(indent=2) if as_json else _format_search(response))
 
 
 @cli.command()
 @click.argument("question")
 @query_options
+@filter_options
 def ask(
-    question: str, top_k: int, mode: str, as_json: bool, index_dir: Path | None, backend: str | None
+    question: str,
+    top_k: int,
+    mode: str,
+    as_json: bool,
+    index_dir: Path | None,
+    backend: str | None,
+    sort: str,
+    **narrowed: Any,
 ) -> None:
     """Answer QUESTION from the archive, with the passages it came from."""
-    response = _load(index_dir, backend, build_missing=True).ask(question, top_k=top_k, mode=mode)
+    filters = _filters(**narrowed)
+    index = _load(index_dir, backend, build_missing=True)
+    response = index.ask(question, top_k=top_k, mode=mode, filters=filters, sort=sort)
     click.echo(response.model_dump_json(indent=2) if as_json else _format_ask(response))
+
+
+def _filters(
+    date_from: str | None,
+    date_to: str | None,
+    languages: tuple[str, ...],
+    sources: tuple[str, ...],
+    doc_ids: tuple[str, ...],
+) -> Filters:
+    """The filter options as `Filters`, checked as the API checks its parameters; a bad value
+    is a usage error naming its option."""
+    from pydantic import ValidationError
+
+    from service.http.params import FilterParams
+
+    values = {
+        "date_from": date_from,
+        "date_to": date_to,
+        "language": list(languages),
+        "source": list(sources),
+        "doc_id": list(doc_ids),
+    }
+    try:
+        return FilterParams.model_validate(values).filters()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise click.BadParameter(
+            error["msg"], param_hint="--" + str(error["loc"][0]).replace("_", "-")
+        ) from None
 
 
 @cli.command(name="list")

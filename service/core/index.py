@@ -22,8 +22,10 @@ from indexer.text import terms
 from service.core.answer import extract_answer
 from service.core.browse import Listing
 from service.core.errors import DocumentNotFoundError, QueryError
+from service.core.filters import SORTS, Filters, Sort
 from service.core.fusion import coverage, fuse
 from service.core.lexical import Crosslingual, Vocabulary
+from service.core.masks import RowMasks
 from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, Answer, AskResponse, Citation, SearchResponse
 from service.core.translate import Concept, Translator
 
@@ -53,6 +55,7 @@ class Index:
         foreign = [language for language in languages if not settings.model_covers(language)]
         self.foreign_rows = np.isin(self.row_languages, foreign)
         self.translator = translator_for(stored, languages, settings, embedder.words())
+        self.masks = RowMasks(stored)
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Index:
@@ -107,32 +110,51 @@ class Index:
         except KeyError:
             raise DocumentNotFoundError(f"unknown document id {doc_id!r}") from None
 
-    def search(self, query: str, top_k: int = 5, mode: Mode = "hybrid") -> SearchResponse:
-        """The `top_k` passages for `query`, best first."""
+    def search(
+        self,
+        query: str,
+        top_k: int = 5,
+        mode: Mode = "hybrid",
+        filters: Filters | None = None,
+        sort: Sort = "relevance",
+    ) -> SearchResponse:
+        """The `top_k` passages for `query`, best first, among the documents `filters` keeps:
+        `top_k` of them whenever that many match (filters apply inside retrieval)."""
         started = time.perf_counter()
-        _check_query(query, top_k, mode)
+        _check_query(query, top_k, mode, sort)
         vector = self.embedder.embed_query(query) if mode != "lexical" else None
-        results = self._citations(query, vector, top_k, mode)
+        ranked = self._rank(query, top_k, mode, vector, self._allowed(filters))[0]
+        # `sort` orders `ranked` here: "relevance" is the order it comes in.
+        results = [self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked, start=1)]
         return SearchResponse(query=query, results=results, took_ms=_since(started))
 
-    def ask(self, question: str, top_k: int = 5, mode: Mode = "hybrid") -> AskResponse:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        mode: Mode = "hybrid",
+        filters: Filters | None = None,
+        sort: Sort = "relevance",
+    ) -> AskResponse:
         """The `top_k` passages for `question` and the sentence among them that best answers it;
-        the passage holding the answer is cited first.
+        the passage holding the answer is cited first. With `filters`, only the documents
+        they keep are searched and answered from.
 
-        Abstains (no answer) when even the closest passage in the whole index is less
-        similar to the question than `settings.abstain_threshold`, when the question names
-        a number the archive never mentions, or when no sentence of the top passages
-        qualifies (see `extract_answer`).
+        Abstains (no answer) when even the closest passage in the whole index (among those
+        `filters` keeps) is less similar to the question than `settings.abstain_threshold`,
+        when the question names a number the archive never mentions, or when no sentence of
+        the top passages qualifies (see `extract_answer`).
         """
         started = time.perf_counter()
-        _check_query(question, top_k, mode)
+        _check_query(question, top_k, mode, sort)
         vector = self.embedder.embed_query(question)
-        ranked, nearest = self._rank(question, max(self.settings.candidates, top_k), mode, vector)
+        allowed = self._allowed(filters)
+        ranked, nearest = self._rank(question, max(self.settings.candidates, top_k), mode, vector, allowed)
         citations = [
             self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked[:top_k], start=1)
         ]
         assert nearest is not None  # there is a vector
-        closest = float(nearest[1][0]) if len(nearest[1]) else -1.0  # in the whole index
+        closest = float(nearest[1][0]) if len(nearest[1]) else -1.0  # in the whole (filtered) index
         concepts = self.translator.concepts(question) if self.translator else None
         confident = closest >= self.settings.abstain_threshold
         if not confident and ranked and concepts is not None and self.foreign_rows[ranked[0][0]]:
@@ -176,10 +198,21 @@ class Index:
             vector = self.embedder.embed_query(query)
         return self._rank(query, top_k, mode, vector)[0]
 
+    def _allowed(self, filters: Filters | None) -> np.ndarray | None:
+        """The rows `filters` keeps (service/core/masks.py), or None when nothing is narrowed."""
+        return self.masks.rows(filters) if filters else None
+
     def _rank(
-        self, query: str, top_k: int, mode: Mode, vector: np.ndarray | None
+        self,
+        query: str,
+        top_k: int,
+        mode: Mode,
+        vector: np.ndarray | None,
+        allowed: np.ndarray | None = None,
     ) -> tuple[list[tuple[int, float]], tuple[np.ndarray, np.ndarray] | None]:
         """`rank`, and the passages nearest to `vector` in the dense index (None without a vector).
+        With `allowed` (a mask over rows), both rankings search only the rows it keeps, so their
+        fusion is made of allowed rows too.
 
         BM25 ranks in another thread while FAISS searches: a one-question FAISS search runs on
         one core and lets go of the GIL, so on two cores the two overlap (at 200k passages
@@ -187,11 +220,11 @@ class Index:
         """
         depth = max(self.settings.candidates, top_k)
         if vector is None:
-            return self._lexical(query, top_k), None
+            return self._lexical(query, top_k, allowed), None
         lexical = None
         if mode != "dense":
-            lexical = _BESIDE.submit(self._lexical, query, top_k if mode == "lexical" else depth)
-        nearest = self._nearest(vector, depth)
+            lexical = _BESIDE.submit(self._lexical, query, top_k if mode == "lexical" else depth, allowed)
+        nearest = self._nearest(vector, depth, allowed)
         if lexical is not None and mode == "lexical":  # ask: the nearest passage decides abstention
             return lexical.result(), nearest
         dense = self._dense(vector, nearest)
@@ -208,13 +241,12 @@ class Index:
         )
         return ranked[:top_k], nearest
 
-    def _citations(self, query: str, vector: np.ndarray | None, top_k: int, mode: Mode) -> list[Citation]:
-        ranked = self._rank(query, top_k, mode, vector)[0]
-        return [self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked, start=1)]
-
-    def _nearest(self, vector: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and cosines of the `depth` passages nearest to `vector` in the dense index."""
-        return self.stored.nearest(vector, depth)
+    def _nearest(
+        self, vector: np.ndarray, depth: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosines of the `depth` passages nearest to `vector` in the dense index,
+        among the `allowed` rows when given."""
+        return self.stored.nearest(vector, depth, allowed)
 
     def _dense(self, vector: np.ndarray, nearest: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, float]]:
         """The `nearest` passages, each scored by the better of its own cosine and its best
@@ -245,7 +277,9 @@ class Index:
             vectors = np.concatenate([vectors, more_vectors[keep]])
         return spans, vectors
 
-    def _lexical(self, query: str, depth: int) -> list[tuple[int, float]]:
+    def _lexical(self, query: str, depth: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The `depth` rows with the best BM25 scores for `query` (among the `allowed` rows when
+        given: the others' scores are zeroed before the best are picked), best first."""
         if self.translator is not None:
             scores = self._concept_scores(self.translator.concepts(query))
         else:
@@ -253,6 +287,8 @@ class Index:
             if not known:
                 return []
             scores = self.stored.lexical.get_scores(known)
+        if allowed is not None:
+            scores *= allowed  # a fresh array: the scores of this query alone
         found = ((int(row), float(scores[row])) for row in top_positive(scores, depth))
         return sorted(found, key=lambda item: (-item[1], item[0]))
 
@@ -380,7 +416,7 @@ def top_positive(scores: np.ndarray, depth: int) -> np.ndarray:
     return rows[np.argpartition(scores[rows], len(rows) - depth)[len(rows) - depth :]]
 
 
-def _check_query(query: str, top_k: int, mode: str) -> None:
+def _check_query(query: str, top_k: int, mode: str, sort: str = "relevance") -> None:
     if not query.strip():
         raise QueryError("question must not be blank")
     if len(query) > MAX_QUESTION_CHARS:
@@ -389,6 +425,8 @@ def _check_query(query: str, top_k: int, mode: str) -> None:
         raise QueryError(f"top_k must be between 1 and {MAX_TOP_K}")
     if mode not in MODES:
         raise QueryError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
 
 
 def _since(started: float) -> float:

@@ -27,7 +27,7 @@ from service.http.documents import router as documents_router
 from service.http.observability import annotate, instrument
 from service.http.page import docs_router
 from service.http.page import router as page_router
-from service.http.params import FilterParams
+from service.http.params import FilterParams, SearchParams
 from service.http.reload import ConflictError, IndexUnavailableError, Reloader, version_of
 from service.http.reload import router as admin_router
 from service.http.schemas import (
@@ -74,7 +74,9 @@ READER = [Depends(require_reader)]
 async def ask(body: AskRequest, index: IndexDep, request: Request) -> AskResponse:
     """Answer a question: the best sentence from the archive, and the passages it came from."""
     annotate(request, mode=body.mode, top_k=body.top_k, query=body.question)
-    return await run_in_threadpool(index.ask, body.question, top_k=body.top_k, mode=body.mode)
+    return await run_in_threadpool(
+        index.ask, body.question, top_k=body.top_k, mode=body.mode, filters=body.filters(), sort=body.sort
+    )
 
 
 @router.get(
@@ -87,12 +89,16 @@ async def search(
     index: IndexDep,
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="the query")],
+    params: Annotated[SearchParams, Query()],
     top_k: Annotated[int, Query(ge=1, le=MAX_TOP_K)] = 5,
     mode: Mode = "hybrid",
 ) -> SearchResponse:
-    """The passages that best match a query, best first."""
+    """The passages that best match a query, best first, among the documents the filters keep
+    (`top_k` of them whenever that many match)."""
     annotate(request, mode=mode, top_k=top_k, query=q)
-    return await run_in_threadpool(index.search, q, top_k=top_k, mode=mode)
+    return await run_in_threadpool(
+        index.search, q, top_k=top_k, mode=mode, filters=params.filters(), sort=params.sort
+    )
 
 
 @router.get(

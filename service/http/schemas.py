@@ -23,13 +23,16 @@ from indexer.fields import (
 )
 from indexer.settings import Mode
 from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K
+from service.http.params import SearchParams
 
 T = TypeVar("T")
 
 MAX_BATCH = 100
 
 
-class AskRequest(BaseModel):
+class AskRequest(SearchParams):
+    """A question, and what to search for its answer: the filters and sort of /search."""
+
     question: StrictStr = Field(
         max_length=MAX_QUESTION_CHARS, examples=["What did Nghiem ask of Van Son ward?"]
     )
