@@ -18,7 +18,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from indexer.cache import embed_cached, passage_cache
-from indexer.chunk import Passage, chunk
+from indexer.chunk import Passage, chunk, dated
 from indexer.clean import Document, clean
 from indexer.dense import dense_spec
 from indexer.embed import BAR_FORMAT, NO_PROMPTS, Embedder, passage_input
@@ -428,8 +428,9 @@ def write_documents(
     returns it and how many passages were embedded (the others reuse vectors `previous` holds).
     Passages are embedded `batch_size` at a time (default `settings.embed_batch_size`); a
     `hidden` segment is named in no version until `segments.reveal` renames it."""
-    passages = chunk_documents(documents, settings, embedder, previous, progress)
     by_id = {doc.doc_id: doc for doc in documents}
+    # Dated here, not in `chunk`: passages kept from `previous` are dated again with the rest.
+    passages = dated(chunk_documents(documents, settings, embedder, previous, progress), by_id)
     sentences = sentence_table(passages, by_id)
     vectors, sentence_vectors, embedded = embed_cached(
         embedder,

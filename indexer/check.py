@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +44,8 @@ _ALIGNMENT_DEPTH = 10
 _BLOCK = 65_536
 # How far a stored vector's length may be from 1 (float32 rounding is about 1e-7).
 _NORM_TOLERANCE = 1e-4
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 T = TypeVar("T")
 
@@ -213,7 +217,27 @@ def _passage_problems(path: Path, passages: list[Passage], documents: dict[str, 
                 f"{where}: documents[{passage.doc_id!r}].text[{passage.start}:{passage.end}] "
                 "is not the passage text"
             )
+        problems.extend(f"{where}: {problem}" for problem in _date_problems(passage))
     return problems
+
+
+def _date_problems(passage: Passage) -> Iterator[str]:
+    """Each date of `passage` must lie inside it and be an ISO day ("2025-11-29")."""
+    for start, end, day in passage.dates:
+        if not passage.start <= start < end <= passage.end:
+            yield f"date offsets {start}:{end} outside the passage {passage.start}:{passage.end}"
+        if not _is_iso_day(day):
+            yield f"date {day!r} at {start}:{end} is not an ISO day"
+
+
+def _is_iso_day(day: object) -> bool:
+    if not isinstance(day, str) or not _ISO_DAY.fullmatch(day):
+        return False
+    try:
+        datetime.date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
 
 
 def _sentence_problems(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 
 from indexer.clean import Document
+from indexer.dates import mentions
 from indexer.text import sentence_spans, word_spans
 from indexer.tokens import count_tokens
 
@@ -26,7 +28,7 @@ class Passage:
 
     def __post_init__(self) -> None:
         # Read back from JSON, the dates are lists: tuples keep passages comparable and hashable.
-        if self.dates:
+        if self.dates or not isinstance(self.dates, tuple):
             object.__setattr__(self, "dates", tuple((start, end, day) for start, end, day in self.dates))
 
     def to_dict(self) -> dict[str, object]:
@@ -80,6 +82,22 @@ def chunk(
             following += 1
         first = following
     return passages
+
+
+def dated(passages: Sequence[Passage], documents: Mapping[str, Document]) -> list[Passage]:
+    """`passages` with the date expressions inside each (indexer/dates.py: mentions), a day
+    without a year put in its document's publication year. An expression that a passage
+    boundary cuts belongs to neither passage."""
+    found: dict[str, list[tuple[int, int, str]]] = {}
+    result = []
+    for passage in passages:
+        if passage.doc_id not in found:
+            document = documents[passage.doc_id]
+            reference = datetime.date.fromisoformat(document.date) if document.date else None
+            found[passage.doc_id] = mentions(document.text, document.language, reference)
+        inside = tuple(m for m in found[passage.doc_id] if passage.start <= m[0] and m[1] <= passage.end)
+        result.append(replace(passage, dates=inside))
+    return result
 
 
 def _pieces(

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import py3langid
 
 from indexer import debris
+from indexer.dates import publication_date
 from indexer.errors import SourceError
 from indexer.fields import is_web_url
 from indexer.sources import RawArticle
@@ -64,16 +65,22 @@ def clean(raw: RawArticle) -> Document:
     text = "\n\n".join(paragraphs)
     if not text:
         raise SourceError(f"{raw.source}: no article text left after cleaning")
+    language = raw.language or detect_language(text)
+    # A date that is no date (a JSON Lines "date": "soon") is passed over for the other ways.
+    date, date_source = publication_date(
+        text, language, metadata=raw.date, urls=(raw.url, url), fallback=raw.fallback_date
+    ) or (None, None)
     return Document(
         doc_id=raw.doc_id,
         title=_shorten(title, _MAX_TITLE_CHARS) if title else derive_title(text),
         text=text,
-        language=raw.language or detect_language(text),
+        language=language,
         source=raw.source,
         url=raw.url or url,
-        date=raw.date,
+        date=date,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         site=site,
+        date_source=date_source,
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ import trafilatura.utils
 from lxml import html as lxml_html
 from markdown_it import MarkdownIt
 
+from indexer.dates import FILE
 from indexer.errors import SourceError
 from indexer.fields import FieldError, check_fields, check_url, id_from_name
 
@@ -63,6 +65,9 @@ class RawArticle:
     date: str | None = None
     language: str | None = None
     site: str | None = None
+    # (ISO day, date source) the article is dated by when nothing in it has a date: its file's
+    # modification day ("file"), or the day an API write arrived ("received").
+    fallback_date: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,15 +111,27 @@ def read_file(path: Path) -> Iterator[RawArticle | Skipped]:
         raise SourceError(f"{path}: unsupported file type (use {', '.join(sorted(SUFFIXES))})")
     doc_id = id_from_name(path.stem)
     if suffix in (".html", ".htm"):
-        yield _html_article(path, doc_id, _read_html(path))
+        yield replace(_html_article(path, doc_id, _read_html(path)), fallback_date=_modified(path))
         return
     text = _read_text(path)
     if suffix == ".jsonl":
-        yield from _jsonl_articles(path, text)
+        yield from (
+            replace(item, fallback_date=_modified(path)) if isinstance(item, RawArticle) else item
+            for item in _jsonl_articles(path, text)
+        )
     elif suffix in (".md", ".markdown"):
-        yield RawArticle(doc_id=doc_id, text=_markdown_text(text), source=str(path))
+        yield RawArticle(doc_id, _markdown_text(text), str(path), fallback_date=_modified(path))
     else:
-        yield RawArticle(doc_id=doc_id, text=text, source=str(path))
+        yield RawArticle(doc_id, text, str(path), fallback_date=_modified(path))
+
+
+def _modified(path: Path) -> tuple[str, str]:
+    """The day (UTC) `path` was last modified, as the date of last resort of its articles."""
+    try:
+        stamp = path.stat().st_mtime
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror})") from None
+    return datetime.datetime.fromtimestamp(stamp, datetime.UTC).date().isoformat(), FILE
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -168,7 +185,16 @@ def _jsonl_article(line: str, where: str) -> RawArticle | Skipped:
             for key in ("title", "url", "date", "language", "site")
             for value in [record.get(key)]
         }
-        raw = RawArticle(doc_id=str(doc_id).strip(), text=body, source=where, **optional)
+        raw = RawArticle(
+            doc_id=str(doc_id).strip(),
+            text=body,
+            source=where,
+            title=optional["title"],
+            url=optional["url"],
+            date=optional["date"],
+            language=optional["language"],
+            site=optional["site"],
+        )
         check_fields(raw.doc_id, raw.text, raw.title, raw.url, raw.date, raw.language, raw.site)
     except FieldError as exc:
         return _skip(where, f"field {exc}")

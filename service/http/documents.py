@@ -10,12 +10,15 @@ with the archive.
 
 from __future__ import annotations
 
+import datetime
 import shutil
+from dataclasses import replace
 
 from fastapi import APIRouter, Depends, Response
 
 from indexer.build import API_SOURCE
 from indexer.clean import Document, clean
+from indexer.dates import RECEIVED
 from indexer.errors import NewsqaError, SourceError
 from indexer.sources import RawArticle
 from service.core.errors import DocumentNotFoundError
@@ -44,7 +47,8 @@ class ArticleError(NewsqaError):
 
 
 def clean_article(article: ArticleRequest) -> Document:
-    """The stored form of a posted article, cleaned exactly as an indexed file is."""
+    """The stored form of a posted article, cleaned exactly as an indexed file is; with no date
+    in its fields, URL or first lines it is dated the day it arrived (UTC)."""
     raw = RawArticle(
         doc_id=article.id,
         text=article.text,
@@ -54,6 +58,7 @@ def clean_article(article: ArticleRequest) -> Document:
         date=article.date,
         language=article.language,
         site=article.site,
+        fallback_date=(datetime.datetime.now(datetime.UTC).date().isoformat(), RECEIVED),
     )
     try:
         return clean(raw)
@@ -65,6 +70,8 @@ def put_documents(reloader: Reloader, documents: list[Document]) -> tuple[Index,
     """Add or replace `documents` in one new version and serve it; returns the index and, for
     each document, whether it is new. Writing what is already stored makes no new version."""
     served = reloader.index
+    if served is not None:
+        documents = [_as_received(served.documents.get(d.doc_id), d) for d in documents]
     if served is None or all(served.documents.get(d.doc_id) == d for d in documents):
         prepared = None  # no index to write to, or most likely stored already: checked below
     else:
@@ -82,6 +89,14 @@ def put_documents(reloader: Reloader, documents: list[Document]) -> tuple[Index,
     finally:
         if prepared is not None:  # not written after all: an identical article, or a failure
             shutil.rmtree(prepared.path, ignore_errors=True)
+
+
+def _as_received(stored: Document | None, document: Document) -> Document:
+    """`document`, dated as `stored` when both are dated by their arrival: an article posted
+    again unchanged, on another day, is still what is stored."""
+    if stored is not None and stored.date_source == document.date_source == RECEIVED:
+        return replace(document, date=stored.date)
+    return document
 
 
 def delete_document(reloader: Reloader, doc_id: str) -> Index:

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationInfo, fie
 from pydantic_core import PydanticCustomError
 
 from indexer import fields
+from indexer.clean import detect_language
+from indexer.dates import normalise
 from indexer.fields import (
     DOC_ID_PATTERN,
     LANGUAGE_PATTERN,
@@ -105,12 +107,19 @@ class ArticleRequest(BaseModel):
         description="An absolute http or https URL.",
         examples=["https://example.org/2026/11/23/flood"],
     )
-    date: StrictStr | None = Field(default=None, max_length=MAX_DATE_CHARS)
     site: StrictStr | None = Field(
         default=None, max_length=MAX_SITE_CHARS, description="The publication", examples=["Son La Newspaper"]
     )
     language: StrictStr | None = Field(
         default=None, max_length=MAX_LANGUAGE_CHARS, json_schema_extra={"pattern": LANGUAGE_PATTERN}
+    )
+    # After `language` and `text`: a date is read in the article's language ("29. november 2025").
+    date: StrictStr | None = Field(
+        default=None,
+        max_length=MAX_DATE_CHARS,
+        description="The publication day or time, ISO 8601 or written out in the article's language;"
+        " stored as its ISO day. Without one, a date in the URL or the first lines, else the day it arrived.",
+        examples=["2026-11-23", "23. november 2026", "ngày 23/11/2026"],
     )
 
     @field_validator("id")
@@ -134,6 +143,19 @@ class ArticleRequest(BaseModel):
     @classmethod
     def _url(cls, url: str | None) -> str | None:
         return _checked(fields.check_url, url)
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, date: str | None, info: ValidationInfo) -> str | None:
+        """The date as its ISO day, read in the article's language (given, or found in its
+        text as cleaning will find it); a 422 naming `date` when it names no day."""
+        if date is None or "text" not in info.data or "language" not in info.data:
+            return date  # the text or the language is refused already
+        language = info.data["language"] or detect_language(info.data["text"])
+        day = normalise(date, language)
+        if day is None:
+            raise PydanticCustomError("invalid_date", "not a date (use ISO 8601, e.g. 2026-11-23)")
+        return day
 
     @field_validator("language")
     @classmethod
