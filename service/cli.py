@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import sys
@@ -325,8 +324,8 @@ def _filters(
 )
 @click.option("--cursor", help="Continue after the list that printed this cursor.")
 @click.option("--language", "languages", multiple=True, help="Only this language (repeatable), e.g. no.")
-@click.option("--date-from", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after this day.")
-@click.option("--date-to", type=click.DateTime(["%Y-%m-%d"]), help="Published on or before this day.")
+@click.option("--date-from", metavar="YYYY-MM-DD", help="Published on or after this day.")
+@click.option("--date-to", metavar="YYYY-MM-DD", help="Published on or before this day.")
 @click.option("--source", "sources", multiple=True, help="Only this site, web host or folder (repeatable).")
 @json_option
 @index_dir_option
@@ -334,8 +333,8 @@ def list_documents(
     limit: int,
     cursor: str | None,
     languages: tuple[str, ...],
-    date_from: datetime.datetime | None,
-    date_to: datetime.datetime | None,
+    date_from: str | None,
+    date_to: str | None,
     sources: tuple[str, ...],
     as_json: bool,
     index_dir: Path | None,
@@ -343,16 +342,8 @@ def list_documents(
     """List the archive's documents, newest first (undated last)."""
     from indexer.store import load_index
     from service.core.browse import Listing
-    from service.core.filters import Filters
 
-    if date_from and date_to and date_to < date_from:
-        raise click.BadParameter("is before --date-from", param_hint="--date-to")
-    filters = Filters(
-        date_from=date_from.date() if date_from else None,
-        date_to=date_to.date() if date_to else None,
-        languages=frozenset(languages),
-        sources=frozenset(source.casefold() for source in sources),
-    )
+    filters = _filters(date_from, date_to, languages, sources, doc_ids=())
     listing = Listing(load_index(load_settings(index_dir=index_dir).index_dir))
     page = listing.page(filters, limit=limit, cursor=cursor)
     click.echo(page.model_dump_json(indent=2) if as_json else _format_list(page))

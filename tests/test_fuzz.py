@@ -32,6 +32,8 @@ OPERATIONS = [
     ("/ask", "POST", NEGATIVE),
     ("/search", "GET", POSITIVE),
     ("/search", "GET", NEGATIVE),
+    ("/documents", "GET", POSITIVE),
+    ("/documents", "GET", NEGATIVE),
     ("/documents/{doc_id}", "GET", POSITIVE),
     ("/health", "GET", POSITIVE),
 ]

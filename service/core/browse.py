@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterator
+from functools import cached_property
+from itertools import islice
 
 from pydantic import BaseModel
 
 from indexer.clean import Document
 from indexer.store import StoredIndex
 from service.core.errors import QueryError
-from service.core.filters import Filters, publication_day
+from service.core.filters import Filters, publication_day, sources_of
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -56,8 +61,10 @@ class DocumentPage(BaseModel):
 
 class Listing:
     """One index version's documents in list order, sorted once: a page bisects to its cursor
-    and, for a date range, to the range's ends, then checks the remaining filters document by
-    document until the page is full."""
+    and, for a date range, to the range's ends; a doc_id, language or source filter walks only
+    the positions of the documents it names (each map made the first time one asks); every
+    candidate is then checked against all the filters until the page is full. So a page costs
+    about what it shows, however little of the archive a filter keeps."""
 
     def __init__(self, stored: StoredIndex) -> None:
         ordered = sorted((sort_key(document), document) for document in stored.documents.values())
@@ -74,17 +81,54 @@ class Listing:
             start = max(start, bisect_right(self._keys, decode_cursor(cursor)))
         found: list[Document] = []
         more = False
-        for position in range(start, stop):  # no slice: a copy of the list's tail costs a page
+        previous = -1
+        for position in self._candidates(filters, start):
+            if position >= stop:
+                break
             document = self._documents[position]
-            if filters.matches(document):
+            if position != previous and filters.matches(document):
                 if len(found) == limit:
                     more = True
                     break
                 found.append(document)
+            previous = position  # a document named twice (by its site and its host) shows once
         return DocumentPage(
             documents=[self._summary(document) for document in found],
             next_cursor=encode_cursor(sort_key(found[-1])) if more else None,
         )
+
+    def _candidates(self, filters: Filters, start: int) -> Iterator[int]:
+        """Positions from `start` on, ascending, of the documents the narrowest of the filters
+        that name documents keeps (all positions when none does)."""
+        if filters.doc_ids:
+            named = [self._position[doc_id] for doc_id in filters.doc_ids if doc_id in self._position]
+            lists = [sorted(named)]
+        elif filters.languages:
+            lists = [self._by_language.get(language, []) for language in filters.languages]
+        elif filters.sources:
+            lists = [self._by_source.get(source, []) for source in filters.sources]
+        else:
+            return iter(range(start, len(self._documents)))
+        return heapq.merge(*(islice(positions, bisect_left(positions, start), None) for positions in lists))
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {document.doc_id: position for position, document in enumerate(self._documents)}
+
+    @cached_property
+    def _by_language(self) -> dict[str, list[int]]:
+        positions: dict[str, list[int]] = defaultdict(list)
+        for position, document in enumerate(self._documents):
+            positions[document.language].append(position)
+        return positions
+
+    @cached_property
+    def _by_source(self) -> dict[str, list[int]]:
+        positions: dict[str, list[int]] = defaultdict(list)
+        for position, document in enumerate(self._documents):
+            for source in sources_of(document):
+                positions[source].append(position)
+        return positions
 
     def _bounds(self, filters: Filters) -> tuple[int, int]:
         """The slice of the sorted entries a date range can match: days from `date_to` down to

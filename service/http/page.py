@@ -161,7 +161,7 @@ def _article(document: Document, span: tuple[int, int] | None, back: str, asked:
         link = f'<a href="{url}" rel="noopener noreferrer">{url}</a>' if is_web_url(document.url) else url
         facts.append(("Source", link))
     if document.date:
-        facts.append(("Date", escape(document.date)))
+        facts.append(("Date", _date(document)))
     if document.site:
         facts.append(("Site", escape(document.site)))
     facts.append(("Document", f"<code>{escape(document.doc_id)}</code>"))
@@ -188,6 +188,15 @@ def _article(document: Document, span: tuple[int, int] | None, back: str, asked:
         f'<dl class="facts">{fact_rows}</dl></header>{notice}'
         f'<div class="card article-text">{body}</div></article>'
     )
+
+
+def _date(document: Document) -> str:
+    """The publication day, said to be the file's modification day where no other was found."""
+    day = escape(document.date or "")
+    shown = f'<time datetime="{day}">{day}</time>'
+    if document.date_source == "file":
+        shown += ' <span class="hint">(the file\'s date: no publication date was found)</span>'
+    return shown
 
 
 def _marked(span: str) -> str:

@@ -1,15 +1,19 @@
 // The search page: asks POST /ask, fetches each cited document for context, and builds the
 // results with createElement/textContent only, so no text from a question or an article is
 // ever parsed as HTML. API calls go through authorizedFetch (auth.js), which sends the
-// access token where the service asks for one.
+// access token where the service asks for one. Its other view, Latest articles
+// (`/?view=latest`), lists the archive newest first from GET /documents. The date range and
+// language controls narrow both, and live in the address (`&from=...&to=...&language=no`).
 "use strict";
 
 const CONTEXT_CHARS = 140;
 const MODES = ["hybrid", "dense", "lexical"];
+const LATEST_PAGE = 20;
 const $ = (id) => document.getElementById(id);
 const documents = new Map(); // doc_id -> Promise of the document, or null when it cannot be had
 let pending = null; // the AbortController of the request in flight
 let shown = { question: "", mode: "hybrid" }; // what the results on screen answer
+let latestCursor = null; // `next_cursor` of the last page of Latest articles shown
 
 /** An element with attributes and children; strings become text nodes, never markup. */
 function el(tag, attrs = {}, ...children) {
@@ -23,6 +27,52 @@ function el(tag, attrs = {}, ...children) {
 
 function selectedMode() {
   return document.querySelector('input[name="mode"]:checked').value;
+}
+
+/** The date range and language chosen: `{ from, to, language }`, "" where none is. */
+function chosenFilters() {
+  return { from: $("date-from").value, to: $("date-to").value, language: $("language").value };
+}
+
+/** The language control's option for `code`, added when the archive info has not brought it. */
+function languageOption(code) {
+  const found = [...$("language").options].find((option) => option.value === code);
+  if (found) return found;
+  const option = el("option", { value: code }, `${languageName(code)} (${code})`);
+  $("language").append(option);
+  return option;
+}
+
+/** Set the controls to the filters an address names (`from`, `to`, `language`). */
+function restoreFilters(params) {
+  $("date-from").value = params.get("from") || "";
+  $("date-to").value = params.get("to") || "";
+  const language = params.get("language") || "";
+  if (language) languageOption(language);
+  $("language").value = language;
+}
+
+/** The chosen filters as address parameters, in the page's own names. */
+function addFilters(params) {
+  const { from, to, language } = chosenFilters();
+  if (from) params.set("from", from);
+  if (to) params.set("to", to);
+  if (language) params.set("language", language);
+  return params;
+}
+
+/** The chosen filters as the API names them: `date_from`, `date_to`, `language` (a list). */
+function apiFilters() {
+  const { from, to, language } = chosenFilters();
+  return {
+    ...(from ? { date_from: from } : {}),
+    ...(to ? { date_to: to } : {}),
+    ...(language ? { language: [language] } : {}),
+  };
+}
+
+function go(url) {
+  if (url !== window.location.pathname + window.location.search) window.history.pushState(null, "", url);
 }
 
 function readLink(docId, start, end) {
@@ -52,7 +102,7 @@ function fetchDocument(docId) {
 }
 
 /** The error text for a failed API call: the API's own `detail` where it gave one. */
-async function describeFailure(response) {
+async function describeFailure(response, asked = "this question") {
   let detail = "";
   try {
     const body = await response.json();
@@ -64,7 +114,7 @@ async function describeFailure(response) {
     return ["The search service is unavailable.", detail || "No index is loaded."];
   }
   if (response.status >= 400 && response.status < 500) {
-    return ["The service could not take this question.", detail || `HTTP ${response.status}`];
+    return [`The service could not take ${asked}.`, detail || `HTTP ${response.status}`];
   }
   return ["Something went wrong on the server.", detail || `HTTP ${response.status}`];
 }
@@ -140,6 +190,7 @@ function citationCard(item, doc, answer) {
     "p",
     { class: "meta" },
     language ? el("span", { class: "badge lang", title: languageName(language) }, language) : null,
+    doc && doc.date ? dateOf(doc) : null,
     el("span", { class: "score", title: "retrieval score" }, `score ${item.score.toFixed(3)}`),
   );
   return el(
@@ -154,6 +205,14 @@ function citationCard(item, doc, answer) {
     meta,
     snippet,
   );
+}
+
+/** A document's publication day, said to be the file's date where no other was found. */
+function dateOf(doc) {
+  const day = el("time", { class: "date", datetime: doc.date }, doc.date);
+  if (doc.date_source !== "file") return day;
+  day.title = "No publication date was found: this is the day the file was last changed.";
+  return el("span", { class: "date-file" }, day, " (file date)");
 }
 
 function answerCard(body, docs) {
@@ -237,6 +296,7 @@ async function render(body, mode) {
 async function ask(question, mode) {
   if (pending) pending.abort();
   clearMessages();
+  $("latest").hidden = true;
   if (!question.trim()) {
     $("results").hidden = true;
     showError("Type a question first.", "For example: How many communes met the new rural standards?");
@@ -251,7 +311,7 @@ async function ask(question, mode) {
     const response = await authorizedFetch("/ask", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ question, mode, top_k: 5 }),
+      body: JSON.stringify({ question, mode, top_k: 5, ...apiFilters() }),
       signal: controller.signal,
     });
     if (!response.ok) {
@@ -278,18 +338,94 @@ async function ask(question, mode) {
   }
 }
 
-/** Ask what the address bar says (`/?q=...&mode=...`), as on first load and Back/Forward. */
-function askFromLocation() {
+function latestItem(doc) {
+  const passages = `${doc.passages} passage${doc.passages === 1 ? "" : "s"}`;
+  return el(
+    "li",
+    { class: "card latest-item" },
+    el("h2", { class: "title" }, el("a", { href: `/read/${encodeURIComponent(doc.doc_id)}` }, doc.title)),
+    el(
+      "p",
+      { class: "meta" },
+      doc.date ? dateOf(doc) : el("span", { class: "date undated" }, "undated"),
+      el("span", { class: "badge lang", title: languageName(doc.language) }, doc.language),
+      doc.site ? el("span", { class: "site" }, doc.site) : null,
+      el("span", { class: "passages" }, passages),
+    ),
+  );
+}
+
+function latestScope() {
+  const { from, to, language } = chosenFilters();
+  const parts = ["Newest first"];
+  if (from) parts.push(`from ${from}`);
+  if (to) parts.push(`to ${to}`);
+  if (language) parts.push(`in ${languageName(language)}`);
+  return parts.join(" · ");
+}
+
+/** Latest articles: the first page, or with `more` the page after the last one shown. */
+async function showLatest(more = false) {
+  if (pending) pending.abort();
+  const controller = new AbortController();
+  pending = controller;
+  clearMessages();
+  $("intro").hidden = true;
+  $("results").hidden = true;
+  $("latest").hidden = false;
+  const params = new URLSearchParams({ limit: String(LATEST_PAGE) });
+  for (const [name, value] of Object.entries(apiFilters())) params.set(name, String(value));
+  if (more) params.set("cursor", latestCursor);
+  else {
+    $("latest-scope").textContent = latestScope();
+    $("latest-list").replaceChildren();
+    $("latest-empty").hidden = true;
+    $("latest-more").hidden = true;
+  }
+  $("latest").setAttribute("aria-busy", "true");
+  try {
+    const response = await authorizedFetch(`/documents?${params}`, { signal: controller.signal });
+    if (!response.ok) {
+      const [title, detail] = await describeFailure(response, "these filters");
+      if (pending === controller) showError(title, detail);
+      return;
+    }
+    const page = await response.json();
+    if (pending !== controller) return;
+    $("latest-list").append(...page.documents.map(latestItem));
+    latestCursor = page.next_cursor;
+    $("latest-more").hidden = !latestCursor;
+    $("latest-empty").hidden = $("latest-list").children.length > 0;
+  } catch (error) {
+    if (error.name !== "AbortError") {
+      showError("Could not reach the search service.", "Check that newsqa is running, then try again.");
+    }
+  } finally {
+    if (pending === controller) {
+      pending = null;
+      $("latest").removeAttribute("aria-busy");
+    }
+  }
+}
+
+/** Show what the address bar says (`/?q=...&mode=...&from=...`, or `/?view=latest&...`), as
+ * on first load and Back/Forward. */
+function showFromLocation() {
   const params = new URLSearchParams(window.location.search);
   const mode = params.get("mode");
   if (MODES.includes(mode)) $(`mode-${mode}`).checked = true;
+  restoreFilters(params);
   const question = params.get("q");
   $("question").value = question || "";
-  if (question !== null) {
+  if (params.get("view") === "latest") {
+    showLatest();
+  } else if (question !== null) {
     ask(question, selectedMode());
   } else {
+    if (pending) pending.abort();
     clearMessages();
     $("results").hidden = true;
+    $("latest").hidden = true;
     $("intro").hidden = false;
   }
 }
@@ -300,10 +436,20 @@ function submit() {
   if (question.trim()) {
     const params = new URLSearchParams({ q: question });
     if (mode !== "hybrid") params.set("mode", mode);
-    const url = `/?${params}`;
-    if (url !== window.location.pathname + window.location.search) window.history.pushState(null, "", url);
+    go(`/?${addFilters(params)}`);
   }
   ask(question, mode);
+}
+
+function openLatest() {
+  go(`/?${addFilters(new URLSearchParams({ view: "latest" }))}`);
+  showLatest();
+}
+
+/** A changed date or language: the view on screen again, with it. */
+function refilter() {
+  if (!$("latest").hidden) openLatest();
+  else if ($("question").value.trim()) submit();
 }
 
 async function showArchiveInfo() {
@@ -315,6 +461,7 @@ async function showArchiveInfo() {
     }
     const health = await response.json();
     $("archive-info").textContent = `${health.documents} articles · ${health.passages} passages`;
+    for (const code of (health.crosslingual || {}).languages || []) languageOption(code);
   } catch {
     $("archive-info").textContent = "Service unreachable";
   }
@@ -330,7 +477,13 @@ document.addEventListener("DOMContentLoaded", () => {
       if ($("question").value.trim()) submit();
     });
   }
-  window.addEventListener("popstate", askFromLocation);
-  askFromLocation();
+  for (const control of ["date-from", "date-to", "language"]) $(control).addEventListener("change", refilter);
+  $("latest-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    openLatest();
+  });
+  $("latest-more").addEventListener("click", () => showLatest(true));
+  window.addEventListener("popstate", showFromLocation);
+  showFromLocation();
   showArchiveInfo();
 });
