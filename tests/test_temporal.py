@@ -6,11 +6,15 @@ answers that are the date."""
 from __future__ import annotations
 
 import datetime
+import json
 
 import pytest
 
 from eval.run import load_questions
 from indexer.clean import Document
+from indexer.embed import Embedder
+from indexer.settings import Settings, load_settings
+from service.core.index import Index
 from service.core.temporal import (
     Period,
     by_date,
@@ -110,11 +114,13 @@ def test_rankings_by_date_recency_and_period():
     ranked = [(5, 0.9), (2, 0.8), (3, 0.7), (4, 0.6), (1, 0.5)]
     # Newest first; one day's rows keep their relevance order; undated last.
     assert [row for row, _ in by_date(ranked, days.get)] == [4, 1, 2, 5, 3]
-    # Halved every 30 days: the two-year-old 0.9 falls below this week's 0.5.
+    # Half of each score decays, halved every 30 days: the two-year-old 0.9 falls below this
+    # week's 0.5, but no score falls below half of itself.
     boosted = recency_boosted(ranked, days.get, NEWEST, half_life_days=30)
-    assert [row for row, _ in boosted][:2] == [4, 1]
+    assert [row for row, _ in boosted] == [4, 1, 5, 2, 3]
     assert dict(boosted)[4] == pytest.approx(0.6)
-    assert dict(boosted)[2] == pytest.approx(0.8 * 0.5 ** (181 / 30))
+    assert dict(boosted)[2] == pytest.approx(0.8 * (0.5 + 0.5 * 0.5 ** (181 / 30)))
+    assert dict(boosted)[5] == pytest.approx(0.9 * (0.5 + 0.5 * 0.5 ** (1063 / 30)))
     assert dict(boosted)[3] == pytest.approx(dict(boosted)[5] / 0.9 * 0.7)  # undated: as the oldest
     raised = period_boosted(ranked, lambda row: row == 2)
     assert [row for row, _ in raised][:2] == [2, 5]
@@ -130,3 +136,112 @@ def test_a_file_date_counts_as_undated_where_other_documents_have_better_ones():
     assert newest_day(dated, day_of) == D(2025, 11, 28) and day_of(copied) is None
     only_files = [copied, document("old", "2026-01-01", "file")]
     assert newest_day(only_files, dating(only_files)) == D(2026, 12, 1)
+
+
+# (id, publication day, text): three articles on Son La's coffee, the oldest the fullest; a
+# bridge opened on a day its article names.
+ARTICLES = [
+    (
+        "coffee-2023",
+        "2023-03-10",
+        "Son La coffee harvest. Farmers in Son La harvested coffee on 600 hectares this season, and "
+        "the coffee harvest brought growers record prices for their beans.",
+    ),
+    (
+        "coffee-2025",
+        "2025-06-01",
+        "Son La farmers finished the coffee harvest. The coffee harvest covered 500 hectares of the "
+        "province's gardens.",
+    ),
+    (
+        "coffee-market",
+        "2025-11-28",
+        "A market hall for coffee opened in Son La. Traders from the province sell coffee beans there.",
+    ),
+    (
+        "bridge",
+        "2025-11-20",
+        "A new bridge over the Da river. On November 29, 2025, the province opened the new bridge over "
+        "the Da river. The bridge is 300 metres long and carries two lanes.",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Index:
+    """An index of ARTICLES, their days given in a JSON Lines feed."""
+    root = tmp_path_factory.mktemp("temporal")
+    feed = root / "articles" / "feed.jsonl"
+    feed.parent.mkdir()
+    records = [{"id": doc_id, "text": text, "date": day, "language": "en"} for doc_id, day, text in ARTICLES]
+    feed.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    settings: Settings = load_settings(index_dir=root / "index", reload_interval=0)
+    index, _ = Index.build([feed.parent], settings, embedder)
+    return index
+
+
+def _days(archive: Index, doc_ids: list[str]) -> list[str | None]:
+    return [archive.documents[doc_id].date for doc_id in doc_ids]
+
+
+def test_sort_by_date_orders_the_relevant_passages_newest_first(archive):
+    query = "coffee harvest in Son La"
+    by_relevance = archive.search(query, top_k=10).results
+    by_day = archive.search(query, top_k=10, sort="date").results
+    days = _days(archive, [result.doc_id for result in by_day])
+    assert days == sorted(days, reverse=True) and days[0] == "2025-11-28"
+    # The same passages, each with its score; one day's passages keep their relevance order.
+    assert {(r.chunk_id, r.score) for r in by_day} == {(r.chunk_id, r.score) for r in by_relevance}
+    relevance_order = [r.chunk_id for r in by_relevance]
+    for day in set(days):
+        same_day = [r.chunk_id for r in by_day if archive.documents[r.doc_id].date == day]
+        assert same_day == [chunk for chunk in relevance_order if chunk in same_day]
+    assert [r.rank for r in by_day] == list(range(1, len(by_day) + 1))
+
+
+def test_the_recency_boost_moves_a_newer_article_up_only_for_a_question_asking_for_the_latest(archive):
+    def ranked(question: str) -> list[str]:
+        return [result.doc_id for result in archive.search(question, top_k=3).results]
+
+    plain = ranked("How did the coffee harvest in Son La go?")
+    assert plain.index("coffee-2023") < plain.index("coffee-market")
+    latest = ranked("What is the latest on the coffee harvest in Son La?")
+    assert latest[0] == "coffee-market"  # published a day before the newest in the archive
+    assert latest.index("coffee-2023") < latest.index("coffee-2025")  # both long decayed to half
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How did the coffee harvest in Son La go?",
+        "When did the province open the bridge over the Da river?",
+        "How long is the bridge?",
+    ],
+)
+def test_a_question_without_time_intent_ranks_exactly_as_retrieval_does(archive, question):
+    """No boost touches it: the same passages, in the same order, with the same scores."""
+    for mode in ("hybrid", "dense", "lexical"):
+        found = [(r.chunk_id, r.score) for r in archive.search(question, top_k=5, mode=mode).results]
+        ranked = [
+            (archive.passages[row].chunk_id, round(score, 6))
+            for row, score in archive.rank(question, 5, mode)
+        ]
+        assert found == ranked
+
+
+def test_a_named_period_lifts_the_article_published_in_it(archive):
+    """Neither article writes its year: the period matches the day each was published."""
+    question = "How many hectares did the coffee harvest in Son La cover in 2023?"
+    unboosted = [archive.passages[row].doc_id for row, _ in archive.rank(question, 3)]
+    assert unboosted[0] == "coffee-2025"
+    assert archive.search(question, top_k=1).results[0].doc_id == "coffee-2023"
+    question = question.replace("2023", "2025")
+    assert archive.search(question, top_k=1).results[0].doc_id == "coffee-2025"
+
+
+def test_a_when_answer_is_the_date_its_passage_names(archive):
+    response = archive.ask("When did the province open the new bridge over the Da river?")
+    answer = response.answer
+    assert answer is not None and answer.type == "date"
+    assert answer.text == "November 29, 2025"
+    assert archive.documents[answer.doc_id].text[answer.start : answer.end] == answer.text

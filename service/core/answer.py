@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -99,6 +99,26 @@ def measured_terms(question: str) -> set[str]:
 # The sentences of a cited passage (and of the one after it): their (start, end) offsets in
 # the document and unit vectors.
 SentencesOf = Callable[[Citation], tuple[list[tuple[int, int]], np.ndarray]]
+# The date expressions the index found in a cited passage (and the one after it): (start, end,
+# ISO day) in the document (`Passage.dates`).
+DatesOf = Callable[[Citation], Sequence[tuple[int, int, str]]]
+
+# Questions that ask when something happened: a sentence holding one of its passage's date
+# expressions qualifies whatever its figures, scores WHEN_WEIGHT more, and answers with the
+# expression. On the date and temporal questions of the evaluation set 0 to 0.1 gave the same
+# answers (docs/evaluation.md): the weight only breaks near-ties for the dated sentence.
+_ASKS_WHEN = re.compile(
+    r"^\s*(?:on |in |since |until |by |from )?when\b|\b(?:what|which) (?:date|day)\b|^\s*når\b"
+    r"|\b(?:hôm|ngày) nào\b|\b(?:hom|ngay) nao\b|\bkhi nào\b|\bbao giờ\b",
+    re.IGNORECASE,
+)
+WHEN_WEIGHT = 0.1
+
+
+def asks_when(question: str) -> bool:
+    """Whether the question asks when something happened ("When ...?", "On what date ...?")."""
+    return bool(_ASKS_WHEN.search(question))
+
 
 # A sentence in a language the model does not cover has no meaningful cosine to the question:
 # it stands in with this times the IDF-weighted share of the question's words it holds
@@ -114,6 +134,7 @@ def extract_answer(
     sentences_of: SentencesOf,
     vocabulary: Vocabulary,
     crosslingual: Crosslingual | None = None,
+    dates_of: DatesOf | None = None,
 ) -> Answer | None:
     """The best-scoring sentence among the `citations`' passages (as `sentences_of` gives
     them), or its clause that answers (`_tighten`), with its exact offsets.
@@ -127,6 +148,9 @@ def extract_answer(
     and for a "how many" or rate question only those that name what it measures
     (`measured_terms`); for a question about the state before a change, a figure for
     where a change ended or how far it went does not count (`answering_figures`).
+
+    A question asking when (`asks_when`) prefers a sentence holding one of the date
+    expressions `dates_of` gives for its passage, and that expression as its short answer.
     """
     checks = None
     if crosslingual is not None:
@@ -152,6 +176,9 @@ def extract_answer(
     given = set(_NUMBER.findall(question))
     earlier = wants_number and bool(_EARLIER.search(question))
     measured = measured_terms(question)
+    when = dates_of is not None and asks_when(question)
+    # (doc_id, start, end) of a sentence -> the date expressions (start, end) inside it.
+    dated: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
     # Terms the archive never uses cannot tell its sentences apart.
     weights = {term: vocabulary.idf(term) for term in terms(question)}
     for concept in crosslingual.concepts if crosslingual else ():  # a word said only in other languages
@@ -178,6 +205,7 @@ def extract_answer(
             text[: text.find("\n\n") % len(text)]
         )
         offsets, vectors = sentences_of(citation)
+        expressions = dates_of(citation) if when and dates_of is not None else ()
         context: list[frozenset[str]] = []  # terms of the sentences before, captions left out
         for (start, end), similarity in zip(offsets, vectors @ question_vector, strict=True):
             sentence = text[start:end]
@@ -186,6 +214,7 @@ def extract_answer(
             span = (citation.doc_id, start, end)
             pool = captions if caption else scored
             read = present.union(*context[-CONTEXT_SENTENCES:])
+            inside = [(first, last) for first, last, _ in expressions if start <= first and last <= end]
             if (
                 span not in pool  # scored already, from a better-ranked passage
                 and measured <= present
@@ -194,7 +223,7 @@ def extract_answer(
                     said <= about | present
                     or said <= about | present | read_terms(text[max(0, start - NAMED_CONTEXT) : start])
                 )
-                and (not wants_number or answering_figures(sentence, given, earlier))
+                and (not wants_number or inside or answering_figures(sentence, given, earlier))
             ):
                 overlap = (_overlap(wanted, present) + _overlap(wanted, read)) / 2
                 if foreign:
@@ -203,13 +232,18 @@ def extract_answer(
                     SIMILARITY_WEIGHT * float(similarity)
                     + OVERLAP_WEIGHT * overlap
                     - RANK_PENALTY * (citation.rank - 1)
+                    + (WHEN_WEIGHT if inside else 0.0)
                 )
+                if inside:
+                    dated[span] = inside
             if not caption:
                 context.append(present)
     pool = scored or captions
     if not pool:
         return None
-    return _short_answer(question, pool, documents, wanted, crosslingual.covered if crosslingual else None)
+    return _short_answer(
+        question, pool, documents, wanted, crosslingual.covered if crosslingual else None, dated
+    )
 
 
 def _short_answer(
@@ -218,12 +252,14 @@ def _short_answer(
     documents: Mapping[str, Document],
     wanted: dict[str, float],
     covered: Callable[[str], bool] | None = None,
+    dated: Mapping[tuple[str, int, int], list[tuple[int, int]]] | None = None,
 ) -> Answer | None:
     """The answer from the best few sentences of `pool`: each sentence's score plus that of
     the best phrase of the question's answer type in it (spans.py), so a sentence that holds
     a name for a "who" question wins over a slightly closer one that holds none. Where the
     type has no finder (why, how, yes-no), or no sentence holds a phrase of it, the answer
-    is the best sentence, or its clause that answers (`_tighten`)."""
+    is the best sentence, or its clause that answers (`_tighten`). A sentence holding date
+    expressions (`dated`) answers with one of them (`_date_expression`)."""
     answer_type = question_type(question)
     ranked = sorted(pool, key=lambda span: -pool[span])[:SPAN_SENTENCES]
     best: tuple[float, tuple[str, int, int], tuple[int, int], Span | None] | None = None
@@ -235,6 +271,8 @@ def _short_answer(
         if found is None and clause != (start, end):
             clause = (start, end)
             found = best_span(question, text[start:end], answer_type)
+        if dated and key in dated:
+            found = _date_expression(found, clause, dated[key])
         weight = (
             SPAN_WEIGHT if covered is None or covered(documents[doc_id].language) else FOREIGN_SPAN_WEIGHT
         )
@@ -259,6 +297,21 @@ def _short_answer(
         type=span.type,
         sentence=sentence,
     )
+
+
+def _date_expression(
+    found: tuple[Span, float] | None, clause: tuple[int, int], expressions: list[tuple[int, int]]
+) -> tuple[Span, float] | None:
+    """The short answer of a clause, for a question asking when: the phrase `found` when it
+    overlaps one of the clause's date `expressions` (it may say more: "late October"), else the
+    expression nearest to it (the first without one), as a date of full score. Offsets are
+    within the clause, as `best_span` gives them."""
+    inside = [(s - clause[0], e - clause[0]) for s, e in expressions if clause[0] <= s and e <= clause[1]]
+    if not inside or (found and any(s < found[0].end and found[0].start < e for s, e in inside)):
+        return found
+    at = found[0].start if found else 0
+    first, last = min(inside, key=lambda span: abs(span[0] - at))
+    return Span(first, last, "date"), 1.0
 
 
 def answering_figures(sentence: str, given: set[str], earlier: bool) -> list[str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -22,11 +23,22 @@ from indexer.text import terms
 from service.core.answer import extract_answer
 from service.core.browse import Listing
 from service.core.errors import DocumentNotFoundError, QueryError
-from service.core.filters import SORTS, Filters, Sort
+from service.core.filters import SORTS, Filters, Sort, publication_day
 from service.core.fusion import coverage, fuse
 from service.core.lexical import Crosslingual, Vocabulary
 from service.core.masks import RowMasks
 from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, Answer, AskResponse, Citation, SearchResponse
+from service.core.temporal import (
+    NO_INTENT,
+    by_date,
+    dating,
+    mentions,
+    newest_day,
+    period_boosted,
+    recency_boosted,
+    says_time,
+    time_intent,
+)
 from service.core.translate import Concept, Translator
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
@@ -119,12 +131,18 @@ class Index:
         sort: Sort = "relevance",
     ) -> SearchResponse:
         """The `top_k` passages for `query`, best first, among the documents `filters` keeps:
-        `top_k` of them whenever that many match (filters apply inside retrieval)."""
+        `top_k` of them whenever that many match (filters apply inside retrieval).
+
+        With `sort="date"`, the best candidates are listed newest first; a query naming a
+        period or asking for the latest reorders them too (`_in_time`)."""
         started = time.perf_counter()
         _check_query(query, top_k, mode, sort)
         vector = self.embedder.embed_query(query) if mode != "lexical" else None
-        ranked = self._rank(query, top_k, mode, vector, self._allowed(filters))[0]
-        # `sort` orders `ranked` here: "relevance" is the order it comes in.
+        # Relevance decides which passages qualify, as deep as the candidates, when time reorders them.
+        timed = sort == "date" or says_time(query)
+        depth = max(self.settings.candidates, top_k) if timed else top_k
+        ranked = self._rank(query, depth, mode, vector, self._allowed(filters))[0]
+        ranked = self._in_time(query, ranked, sort)[:top_k]
         results = [self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked, start=1)]
         return SearchResponse(query=query, results=results, took_ms=_since(started))
 
@@ -138,7 +156,9 @@ class Index:
     ) -> AskResponse:
         """The `top_k` passages for `question` and the sentence among them that best answers it;
         the passage holding the answer is cited first. With `filters`, only the documents
-        they keep are searched and answered from.
+        they keep are searched and answered from. A question naming a period or asking for
+        the latest, or `sort="date"`, reorders the candidates first (`_in_time`); a "when"
+        question is answered with a date its passage names (`extract_answer`).
 
         Abstains (no answer) when even the closest passage in the whole index (among those
         `filters` keeps) is less similar to the question than `settings.abstain_threshold`,
@@ -150,6 +170,7 @@ class Index:
         vector = self.embedder.embed_query(question)
         allowed = self._allowed(filters)
         ranked, nearest = self._rank(question, max(self.settings.candidates, top_k), mode, vector, allowed)
+        ranked = self._in_time(question, ranked, sort)
         citations = [
             self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked[:top_k], start=1)
         ]
@@ -174,6 +195,7 @@ class Index:
                 Crosslingual(concepts, self.settings.model_covers, self.translator)
                 if concepts is not None and self.translator is not None
                 else None,
+                self._dates_of,
             )
         if answer is not None:
             answer = self._in_language(answer)
@@ -276,6 +298,46 @@ class Index:
             spans += [(int(more[i][1]), int(more[i][2])) for i in keep]
             vectors = np.concatenate([vectors, more_vectors[keep]])
         return spans, vectors
+
+    @cached_property
+    def _dating(self) -> Callable[[Document], datetime.date | None]:
+        """How a question's time is matched to a document (service/core/temporal.py: `dating`)."""
+        return dating(self.documents.values())
+
+    @cached_property
+    def newest_day(self) -> datetime.date | None:
+        """The archive's newest publication day: what "latest" and "last November" are read against."""
+        return newest_day(self.documents.values(), self._dating)
+
+    def _in_time(self, query: str, ranked: list[tuple[int, float]], sort: Sort) -> list[tuple[int, float]]:
+        """`ranked` (the candidates, best first) as what `query` says about time asks
+        (service/core/temporal.py): the candidates in a period it names raised, those of older
+        articles decayed for a question asking for the latest; then, for `sort="date"`, by
+        publication day, newest first. A question that says nothing of time, by relevance,
+        keeps `ranked` as it is."""
+        intent = time_intent(query, self.newest_day) if says_time(query) else NO_INTENT
+        if intent.period is not None:
+            period = intent.period
+            ranked = period_boosted(
+                ranked, lambda row: mentions(period, self._dated(row), self.passages[row].dates)
+            )
+        newest = self.newest_day
+        if intent.recent and newest is not None:
+            ranked = recency_boosted(ranked, self._dated, newest, self.settings.recency_half_life_days)
+        if sort == "date":
+            ranked = by_date(ranked, lambda row: publication_day(self.documents[self.passages[row].doc_id]))
+        return ranked
+
+    def _dated(self, row: int) -> datetime.date | None:
+        """The day of the document of `row` as a question's time is matched to it (`_dating`)."""
+        return self._dating(self.documents[self.passages[row].doc_id])
+
+    def _dates_of(self, citation: Citation) -> list[tuple[int, int, str]]:
+        """The date expressions (start, end, ISO day) of the cited passage and of the passage
+        after it, whose sentences also compete for the answer (`_sentences_of`)."""
+        doc_id, number = citation.chunk_id.rsplit("#", 1)
+        rows = (self.stored.row_of(citation.chunk_id), self.stored.row_of(f"{doc_id}#{int(number) + 1}"))
+        return [expression for row in rows if row is not None for expression in self.passages[row].dates]
 
     def _lexical(self, query: str, depth: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The `depth` rows with the best BM25 scores for `query` (among the `allowed` rows when
