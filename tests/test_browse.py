@@ -439,6 +439,7 @@ def test_a_search_sends_and_keeps_the_date_and_language_controls(browser, archiv
         expect(cards).to_have_count(2)  # the Norwegian articles of November 2025, no others
         assert cards.locator(".lang").all_text_contents() == ["no", "no"]
         assert sorted(cards.locator("time").all_text_contents()) == ["2025-11-03", "2025-11-29"]
+        screenshot(page, "filtered-results-desktop.png")
         assert parse_qs(urlsplit(page.url).query) == {
             "q": [question],
             "from": ["2025-11-01"],
