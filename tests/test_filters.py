@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from helpers import newsqa
 
+from eval.bench.filtered import SHARES, filtered_search
 from indexer import store
 from indexer.build import append_documents
 from indexer.clean import Document, clean
@@ -281,3 +282,15 @@ def test_stored_index_reads_its_masks_per_segment(archives):
     mask = index.masks.rows(FILTERS["ids"])
     first = int(index.stored.offsets[1])
     assert mask[:first].any() and mask[first:].any()
+
+
+def test_bench_filtered_search_keeps_the_shares_asked_for(archives):
+    """`newsqa bench`'s filtered figures: date ranges keeping about 1%, 10% and 50% of the
+    passages, each search complete, and its timings against the same questions unfiltered."""
+    index = archives["flat-segments"]
+    report = filtered_search(index, [QUERY, "Who won the football match?", "landslide on the road"])
+    assert [run["share"] for run in report["filters"]] == list(SHARES)
+    for run in report["filters"]:
+        assert run["share"] <= run["kept"] < run["share"] + 0.05
+        assert run["complete"] and 0 < run["p50"] <= run["p99"]
+    assert 0 < report["unfiltered_ms"]["p50"] <= report["unfiltered_ms"]["p99"]

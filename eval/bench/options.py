@@ -23,8 +23,13 @@ TARGETS = {
     "write_p50_ms": ("<=", 300.0),
     "write_p99_ms": ("<=", 1000.0),
     "search_p99_during_writes_over_idle": ("<=", 2.0),
+    # Filtered search (a date range keeping 1%, 10%, 50% of the passages), judged at 200k
+    # passages and more; and at every scale, a filtered search returns top_k whenever that many match.
+    "filtered_search_p50_over_unfiltered": ("<=", 1.5),
+    "filtered_search_complete": (">=", 1.0),
 }
 WRITE_TARGET_PASSAGES = 200_000
+FILTERED_TARGET_PASSAGES = 200_000
 VECTOR_ONLY = 1_000_000
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eval.bench.options import TARGETS, WRITE_TARGET_PASSAGES
+from eval.bench.options import FILTERED_TARGET_PASSAGES, TARGETS, WRITE_TARGET_PASSAGES
 from eval.bench.record import write_record
 
 
@@ -41,6 +41,14 @@ def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                     run["search_p99_during_over_idle"],
                 )
             )
+    for scale in report["scales"]:
+        for run in scale.get("filtered", {}).get("filters", []):
+            where = f"{scale['scale']}, a date range keeping {run['kept']:.1%}"
+            if scale["passages"] >= 0.95 * FILTERED_TARGET_PASSAGES:
+                what, ratio = f"search p50 / unfiltered, {where}", run["p50_over_unfiltered"]
+                rows.append(_target("filtered_search_p50_over_unfiltered", what, ratio))
+            what = f"top_k whenever they match, {where}"
+            rows.append(_target("filtered_search_complete", what, float(run["complete"])))
     # Recall counts where the index is approximate and its vectors are real embeddings (at
     # 200k most are perturbed copies of 5,000, near ties no real archive has; reported, not judged).
     for scale in report["scales"]:
@@ -117,6 +125,22 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{run['ask_4_clients_per_s']} ({run['rate_over_naive']}x) | {_mark(run['pass_p50'])} | "
                 f"{_mark(run['pass_p99'])} | {_mark(run['pass_rate'])} |"
             )
+    filtered = [row for row in report["scales"] if row.get("filtered")]
+    if filtered:
+        lines += [
+            "",
+            "| scale | date range keeps | days | search p50 / p99 ms | unfiltered p50 / p99 ms "
+            "| p50 x unfiltered | top 5 whenever they match |",
+            "|---|---:|---|---:|---:|---:|---|",
+        ]
+        for row in filtered:
+            base = row["filtered"]["unfiltered_ms"]
+            for run in row["filtered"]["filters"]:
+                lines.append(
+                    f"| {row['scale']} | {run['kept']:.1%} | {run['dates']} | "
+                    f"{run['p50']} / {run['p99']} | {base['p50']} / {base['p99']} | "
+                    f"{run['p50_over_unfiltered']} | {'yes' if run['complete'] else 'NO'} |"
+                )
     written = [row for row in report["scales"] if "writes" in row]
     if written:
         lines += [

@@ -14,6 +14,7 @@ import faiss
 import numpy as np
 
 from eval import ann
+from eval.bench.filtered import filtered_search
 from eval.bench.options import BenchOptions, percentile
 from eval.synth import write_archive
 from indexer.build import build_documents, load_documents
@@ -95,7 +96,8 @@ def build_scale(
 
 
 def in_process(settings: Settings, embedder: Embedder, questions: list[str]) -> dict[str, Any]:
-    """Index.load time, search and ask latency in this process, size on disk, ANN recall@10."""
+    """Index.load time, search and ask latency in this process, filtered search latency
+    (eval/bench/filtered.py), size on disk, ANN recall@10."""
     started = time.perf_counter()
     index = Index.load(settings, embedder)
     load_s = round(time.perf_counter() - started, 2)
@@ -120,6 +122,7 @@ def in_process(settings: Settings, embedder: Embedder, questions: list[str]) -> 
         "load_s": load_s,
         "search_ms": {"p50": percentile(search_ms, 50), "p99": percentile(search_ms, 99)},
         "ask_ms": {"p50": percentile(ask_ms, 50), "p99": percentile(ask_ms, 99)},
+        "filtered": filtered_search(index, questions),
         "recall_at_10": dense_recall(largest.dense, embedder.embed(questions, query=True)),
     }
 
