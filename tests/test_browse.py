@@ -242,11 +242,26 @@ def document(doc_id: str, date: str | None) -> Document:
     return Document(doc_id=doc_id, title=doc_id, text="text", language="en", source="x.txt", date=date)
 
 
-class Stored:
-    """What a Listing reads of a StoredIndex: the live documents, and each one's rows."""
+class Segment:
+    """What a Listing reads of a segment: its documents, and what it derives from them."""
 
     def __init__(self, documents: list[Document]) -> None:
         self.documents = {item.doc_id: item for item in documents}
+
+    def derive(self, what: str, compute: Any) -> Any:
+        return compute()
+
+
+class Stored:
+    """What a Listing reads of a StoredIndex: its segments with the documents deleted from
+    each, and each live document's rows."""
+
+    def __init__(self, *parts: list[Document], deleted: tuple[frozenset[str], ...] = ()) -> None:
+        self.segments = [Segment(documents) for documents in parts]
+        self.deleted = list(deleted) or [frozenset()] * len(parts)
+
+    def parts(self) -> list[tuple[Segment, frozenset[str]]]:
+        return list(zip(self.segments, self.deleted, strict=True))
 
     def document_rows(self, doc_id: str) -> tuple[int, int]:
         return (0, 1)
@@ -282,6 +297,32 @@ def test_a_document_named_twice_by_the_filters_is_listed_once():
     assert page_ids(Filters(sources=frozenset({"nrk", "nrk.no", "www.nrk.no", "vg"}))) == ["b", "a"]
     assert page_ids(Filters(doc_ids=frozenset({"a", "c", "zz"}), languages=frozenset({"no"}))) == ["a"]
     assert page_ids(Filters(languages=frozenset({"en", "no"}))) == ["c", "b", "a"]
+
+
+def test_segments_are_merged_in_list_order_without_their_deleted_documents():
+    old = [document("a", "2025-01-01"), document("b", "2025-03-01"), document("c", None)]
+    new = [document("a", "2025-02-15"), document("d", "2025-02-01"), document("e", None)]
+    listing = Listing(Stored(old, new, deleted=(frozenset({"a"}), frozenset())))
+    first = listing.page(Filters(), limit=2)
+    assert [(item.doc_id, item.date) for item in first.documents] == [
+        ("b", "2025-03-01"),
+        ("a", "2025-02-15"),
+    ]
+    rest = listing.page(Filters(), cursor=first.next_cursor)
+    assert [item.doc_id for item in rest.documents] == ["d", "c", "e"] and rest.next_cursor is None
+    january = Filters(date_from=datetime.date(2025, 1, 1), date_to=datetime.date(2025, 1, 31))
+    assert listing.page(january).documents == []  # "a" of January is deleted: replaced by February's
+
+
+def test_a_write_sorts_only_its_own_segment(writable):
+    listed(writable)
+    before = writable.app.state.index
+    posted = {"id": "en-later", "text": "A bridge opened over the Da river.", "date": "2025-12-02"}
+    assert writable.post("/documents", json=posted, headers=AUTH).status_code == 201
+    after = writable.app.state.index
+    assert after is not before and after.stored.segments[0] is before.stored.segments[0]
+    after.stored.segments[0].derive("list order", lambda: pytest.fail("the shared segment was sorted again"))
+    assert ids(listed(writable, limit=2)) == ["en-later", "en-market"]
 
 
 def test_the_list_is_ordered_once_per_index_version(archive):

@@ -3,7 +3,9 @@ doc_id), a page at a time, narrowed by `Filters`.
 
 A page continues from a cursor that encodes the sort key of the last document shown, not an
 offset: a document added or deleted between two pages moves no other document past the cursor,
-so the next page starts exactly after the last one shown, with none lost or repeated.
+so the next page starts exactly after the last one shown, with none lost or repeated. Each
+segment is sorted once, when a listing first reads it; a page merges the segments from the
+cursor on.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import heapq
 import json
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from itertools import islice
+from operator import itemgetter
 
 from pydantic import BaseModel
 
 from indexer.clean import Document
+from indexer.segments import Segment
 from indexer.store import StoredIndex
 from service.core.errors import QueryError
 from service.core.filters import Filters, publication_day, sources_of
@@ -60,42 +64,78 @@ class DocumentPage(BaseModel):
 
 
 class Listing:
-    """One index version's documents in list order, sorted once: a page bisects to its cursor
-    and, for a date range, to the range's ends; a doc_id, language or source filter walks only
-    the positions of the documents it names (each map made the first time one asks); every
-    candidate is then checked against all the filters until the page is full. So a page costs
-    about what it shows, however little of the archive a filter keeps."""
+    """One index version's documents in list order. Each segment's documents are sorted once
+    (a segment never changes, and the versions after a write share the segments before it);
+    a page merges the segments' orders from the cursor on, skipping what a segment has had
+    deleted, so a write costs the listing no new sort of the archive."""
 
     def __init__(self, stored: StoredIndex) -> None:
-        ordered = sorted((sort_key(document), document) for document in stored.documents.values())
-        self._keys = [key for key, _ in ordered]
-        self._documents = [document for _, document in ordered]
+        self._parts = [(_order(segment), gone) for segment, gone in stored.parts()]
         self._stored = stored
 
     def page(self, filters: Filters, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> DocumentPage:
         """Up to `limit` documents matching `filters`, after `cursor` (from the start without one)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise QueryError(f"limit: must be from 1 to {MAX_LIMIT}")
-        start, stop = self._bounds(filters)
-        if cursor is not None:
-            start = max(start, bisect_right(self._keys, decode_cursor(cursor)))
+        after = decode_cursor(cursor) if cursor is not None else None
+        live = [order.entries(filters, after, gone) for order, gone in self._parts]
         found: list[Document] = []
         more = False
-        previous = -1
-        for position in self._candidates(filters, start):
-            if position >= stop:
-                break
-            document = self._documents[position]
-            if position != previous and filters.matches(document):
+        for _, document in heapq.merge(*live, key=itemgetter(0)):
+            if filters.matches(document):
                 if len(found) == limit:
                     more = True
                     break
                 found.append(document)
-            previous = position  # a document named twice (by its site and its host) shows once
         return DocumentPage(
             documents=[self._summary(document) for document in found],
             next_cursor=encode_cursor(sort_key(found[-1])) if more else None,
         )
+
+    def _summary(self, document: Document) -> DocumentSummary:
+        first, end = self._stored.document_rows(document.doc_id) or (0, 0)
+        return DocumentSummary(
+            doc_id=document.doc_id,
+            title=document.title,
+            date=document.date,
+            date_source=document.date_source,
+            language=document.language,
+            source=document.source,
+            site=document.site,
+            url=document.url,
+            passages=end - first,
+        )
+
+
+class SegmentOrder:
+    """One segment's documents in list order, with their sort keys. A page bisects to its
+    cursor and to a date range's ends; a doc_id, language or source filter walks only the
+    positions of the documents it names (each map made the first time one asks). So a page
+    costs about what it shows, however little of the archive a filter keeps."""
+
+    def __init__(self, documents: Mapping[str, Document]) -> None:
+        ordered = sorted((sort_key(document), document) for document in documents.values())
+        self._keys = [key for key, _ in ordered]
+        self._documents = [document for _, document in ordered]
+
+    def entries(
+        self, filters: Filters, after: SortKey | None, deleted: frozenset[str]
+    ) -> Iterator[tuple[SortKey, Document]]:
+        """(sort key, document), in list order after `after`, of the documents not `deleted`
+        that a date range and the narrowest of the other filters may keep; the caller checks
+        all the filters."""
+        start, stop = self._bounds(filters)
+        if after is not None:
+            start = max(start, bisect_right(self._keys, after))
+        previous = -1
+        for position in self._candidates(filters, start):
+            if position >= stop:
+                return
+            document = self._documents[position]
+            # A document named twice (by its site and its host) comes once.
+            if position != previous and document.doc_id not in deleted:
+                yield self._keys[position], document
+            previous = position
 
     def _candidates(self, filters: Filters, start: int) -> Iterator[int]:
         """Positions from `start` on, ascending, of the documents the narrowest of the filters
@@ -142,22 +182,10 @@ class Listing:
             stop = bisect_left(self._keys, (_UNDATED, ""))
         return start, stop
 
-    def _summary(self, document: Document) -> DocumentSummary:
-        return DocumentSummary(
-            doc_id=document.doc_id,
-            title=document.title,
-            date=document.date,
-            date_source=document.date_source,
-            language=document.language,
-            source=document.source,
-            site=document.site,
-            url=document.url,
-            passages=self._passages(document.doc_id),
-        )
 
-    def _passages(self, doc_id: str) -> int:
-        first, end = self._stored.document_rows(doc_id) or (0, 0)
-        return end - first
+def _order(segment: Segment) -> SegmentOrder:
+    """`segment`'s list order, sorted the first time a listing asks for it."""
+    return segment.derive("list order", lambda: SegmentOrder(segment.documents))
 
 
 def sort_key(document: Document) -> SortKey:
