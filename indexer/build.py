@@ -227,7 +227,8 @@ def chunk_documents(
     previous: StoredIndex | None = None,
     progress: bool = False,
 ) -> list[Passage]:
-    """Passages of all documents, each within the chunk size and the model's input limit.
+    """Passages of all documents, each within the chunk size and the model's input limit,
+    with the date expressions inside each (indexer/chunk.py: dated).
 
     A document that `previous` holds with the same title and text keeps its passages from
     there when `previous` was chunked the same way (settings and model): chunking is
@@ -255,7 +256,9 @@ def chunk_documents(
                 chunk(document, max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap, fits=fits)
             )
         bar.set_postfix_str(f"{len(passages)} passages", refresh=False)
-    return passages
+    # Dated after chunking, kept passages too: a document's publication day (the year of a date
+    # written without one) may have changed while its text did not.
+    return dated(passages, {document.doc_id: document for document in documents})
 
 
 def sentence_table(passages: list[Passage], documents: dict[str, Document]) -> np.ndarray:
@@ -428,9 +431,8 @@ def write_documents(
     returns it and how many passages were embedded (the others reuse vectors `previous` holds).
     Passages are embedded `batch_size` at a time (default `settings.embed_batch_size`); a
     `hidden` segment is named in no version until `segments.reveal` renames it."""
+    passages = chunk_documents(documents, settings, embedder, previous, progress)
     by_id = {doc.doc_id: doc for doc in documents}
-    # Dated here, not in `chunk`: passages kept from `previous` are dated again with the rest.
-    passages = dated(chunk_documents(documents, settings, embedder, previous, progress), by_id)
     sentences = sentence_table(passages, by_id)
     vectors, sentence_vectors, embedded = embed_cached(
         embedder,

@@ -168,6 +168,13 @@ def write_articles(folder: Path) -> None:
         "Roads in Moc Chau\n\nOn June 6, 2022, the province began paving roads. "
         "By November 23 it had paved 40 km.\n\nSource: https://example.org/roads"
     )
+    (folder / "page.html").write_text(
+        '<html><head><title>Flood in Lang Son</title><meta property="article:published_time" '
+        'content="2025-11-29T08:30:00+07:00"></head><body><article><h1>Flood in Lang Son</h1>'
+        "<p>Heavy rain flooded 300 houses in Lang Son province, and soldiers helped families move "
+        "to schools.</p><p>The provincial committee met on November 28 to plan the rebuilding of the "
+        "roads and bridges the water took away.</p></article></body></html>"
+    )
     (folder / "plain.txt").write_text("A new school\n\nThe commune opened a boarding school for 400 pupils.")
     stamp = datetime.datetime(2024, 3, 15, 12, tzinfo=datetime.UTC).timestamp()
     for path in folder.iterdir():
@@ -185,6 +192,7 @@ def test_the_build_dates_documents_and_passages_and_a_merge_keeps_them(tmp_path,
         "meta": ("2025-11-29", "metadata"),
         "bad-date": ("2025-11-28", "url"),  # "soon" is no date: the article stays, dated otherwise
         "dateline": ("2022-06-06", "text"),
+        "page": ("2025-11-29", "metadata"),  # the page's article:published_time
         "plain": ("2024-03-15", "file"),
     }
     passage_dates = {
@@ -196,6 +204,7 @@ def test_the_build_dates_documents_and_passages_and_a_merge_keeps_them(tmp_path,
         ("bad-date", "November 3", "2025-11-03"),
         ("dateline", "June 6, 2022", "2022-06-06"),
         ("dateline", "November 23", "2021-11-23"),  # not after its publication day
+        ("page", "November 28", "2025-11-28"),
     }
     assert all(p.start <= s < e <= p.end for p in stored.passages for s, e, _ in p.dates)
 
