@@ -290,7 +290,7 @@ class StoredIndex:
 
 
 # A filtered search of a segment with at most this many allowed rows scores their vectors
-# directly, one matrix product over the memory-mapped rows, rather than asking FAISS: 2,000
+# directly, one matrix product over the index's memory-mapped rows, rather than asking FAISS: 2,000
 # rows took 0.4 ms, about what an IVF search with a selector takes, and 4,096 rows 2.2 ms
 # (50k random vectors, 2 cores; commit message of this change).
 EXACT_ROWS = 2048
@@ -315,12 +315,23 @@ def _nearest_allowed(
         if int(np.count_nonzero(keep)) >= want:
             return rows[0][keep], scores[0][keep]
     candidates = np.flatnonzero(allowed)
-    cosines = np.asarray(segment.vectors[candidates], dtype=np.float32) @ vector
+    cosines = segment.derive("float vectors", lambda: _float_vectors(segment.dense))[candidates] @ vector
     if count > want:
         best = np.argpartition(-cosines, want - 1)[:want]
         candidates, cosines = candidates[best], cosines[best]
     order = np.lexsort((candidates, -cosines))
     return candidates[order], cosines[order]
+
+
+def _float_vectors(index: faiss.Index) -> np.ndarray:
+    """The float vectors of `index` (a flat index, or the re-scoring copy of an IVF one) as a
+    read-only view: the pages `prefetch` has read already, where vectors.npy would be a second
+    copy of them to read from disk."""
+    inner: Any = faiss.downcast_index(index)
+    flat: Any = faiss.downcast_index(inner.refine_index) if hasattr(inner, "refine_index") else inner
+    vectors: np.ndarray = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+    vectors.flags.writeable = False
+    return vectors
 
 
 def _selecting(index: faiss.Index, selector: faiss.IDSelector) -> faiss.SearchParameters:
