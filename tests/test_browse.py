@@ -402,6 +402,7 @@ def test_latest_articles_are_newest_first_and_page_with_the_cursor(browser, arch
         assert page.url == f"{archive_server}/?view=latest"
         expect(page.locator("#intro")).to_be_hidden()
         expect(page.locator("#latest-scope")).to_have_text("Newest first")
+        expect(page.locator("#status")).to_have_text("20 articles shown, more to come")
         first = items.first
         assert first.locator("h2 a").text_content() == expected[0]["title"]
         assert first.locator("time").get_attribute("datetime") == first.locator("time").text_content()
@@ -415,6 +416,7 @@ def test_latest_articles_are_newest_first_and_page_with_the_cursor(browser, arch
         assert parse_qs(urlsplit(request.value.url).query)["limit"] == ["20"]
         expect(items).to_have_count(len(expected))
         expect(page.locator("#latest-more")).to_be_hidden()
+        expect(page.locator("#status")).to_have_text(f"{len(expected)} articles shown")
         assert shown_links(page) == read_links(expected)
         assert page.locator("#latest-list time").all_text_contents() == [item["date"] for item in expected]
 
@@ -513,9 +515,9 @@ def test_latest_articles_fit_a_phone(browser, archive_server):
         screenshot(page, "latest-phone.png", full_page=False)
 
 
-def test_an_article_dated_by_its_file_says_so(tmp_path, embedder):
-    """A file with no date in it or about it is dated by its modification day, and the article
-    page and the list say that it is the file's date."""
+def test_an_article_dated_by_its_file_says_so(tmp_path, embedder, browser):
+    """A file with no date in it or about it is dated by its modification day, and the list,
+    the Latest articles view and the article page say that it is the file's date."""
     articles = tmp_path / "articles"
     articles.mkdir()
     path = articles / "undated.txt"
@@ -524,12 +526,18 @@ def test_an_article_dated_by_its_file_says_so(tmp_path, embedder):
     os.utime(path, (changed, changed))
     settings = load_settings(index_dir=tmp_path / "index")
     Index.build([articles], settings, embedder)
-    with TestClient(create_app(settings, embedder)) as client:
-        (listed_item,) = listed(client)["documents"]
+    with serving(create_app(settings, embedder)) as base_url:
+        (listed_item,) = newest(base_url)
         assert (listed_item["date"], listed_item["date_source"]) == ("2025-10-05", "file")
-        page = client.get(f"/read/{listed_item['doc_id']}")
-    assert page.status_code == 200
-    assert (
-        '<dt>Date</dt><dd><time datetime="2025-10-05">2025-10-05</time> '
-        '<span class="hint">(the file\'s date: no publication date was found)</span></dd>'
-    ) in page.text
+        article = httpx.get(f"{base_url}/read/{listed_item['doc_id']}")
+        assert article.status_code == 200
+        assert (
+            '<dt>Date</dt><dd><time datetime="2025-10-05">2025-10-05</time> '
+            '<span class="hint">(the file\'s date: no publication date was found)</span></dd>'
+        ) in article.text
+        with open_page(browser, base_url, DESKTOP) as page:
+            page.goto("/?view=latest")
+            expect(page.locator("#latest-list .date-file")).to_have_text("2025-10-05 (file date)")
+            page.locator("#latest-list h2 a").click()
+            note = "(the file's date: no publication date was found)"
+            expect(page.locator(".facts .hint")).to_have_text(note)

@@ -395,7 +395,9 @@ async function showLatest(more = false) {
     $("latest-list").append(...page.documents.map(latestItem));
     latestCursor = page.next_cursor;
     $("latest-more").hidden = !latestCursor;
-    $("latest-empty").hidden = $("latest-list").children.length > 0;
+    const count = $("latest-list").children.length;
+    $("latest-empty").hidden = count > 0;
+    $("status").textContent = `${count} article${count === 1 ? "" : "s"} shown${latestCursor ? ", more to come" : ""}`;
   } catch (error) {
     if (error.name !== "AbortError") {
       showError("Could not reach the search service.", "Check that newsqa is running, then try again.");
