@@ -275,7 +275,7 @@ def test_an_api_write_is_dated_by_its_field_its_text_or_its_arrival(live):
             "date": "29. november 2025",
         },
         {"id": "dateline", "text": "Ngày 27/11/2025, UBND tỉnh Nghệ An tổ chức hội nghị giảm nghèo."},
-        {"id": "undated", "text": "The commune opened a boarding school for 400 pupils."},
+        {"id": "undated", "text": "The commune opened a boarding school for 400 pupils.", "date": " "},
     ]
     for article in posted:
         assert live.post("/documents", json=article, headers=AUTH).status_code == 201

@@ -149,7 +149,9 @@ class ArticleRequest(BaseModel):
     def _date(cls, date: str | None, info: ValidationInfo) -> str | None:
         """The date as its ISO day, read in the article's language (given, or found in its
         text as cleaning will find it); a 422 naming `date` when it names no day."""
-        if date is None or "text" not in info.data or "language" not in info.data:
+        if date is None or not date.strip():
+            return None  # a blank date is none, as in a JSON Lines line
+        if "text" not in info.data or "language" not in info.data:
             return date  # the text or the language is refused already
         language = info.data["language"] or detect_language(info.data["text"])
         day = normalise(date, language)
