@@ -9,6 +9,7 @@ import datetime
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 
 from eval.run import load_questions
 from indexer.clean import Document
@@ -24,6 +25,7 @@ from service.core.temporal import (
     recency_boosted,
     time_intent,
 )
+from service.http.api import create_app
 
 NEWEST = datetime.date(2025, 11, 29)  # a Saturday
 D = datetime.date
@@ -168,15 +170,19 @@ ARTICLES = [
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Index:
-    """An index of ARTICLES, their days given in a JSON Lines feed."""
+def archive_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings over an index of ARTICLES, their days given in a JSON Lines feed."""
     root = tmp_path_factory.mktemp("temporal")
     feed = root / "articles" / "feed.jsonl"
     feed.parent.mkdir()
     records = [{"id": doc_id, "text": text, "date": day, "language": "en"} for doc_id, day, text in ARTICLES]
     feed.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    settings: Settings = load_settings(index_dir=root / "index", reload_interval=0)
-    index, _ = Index.build([feed.parent], settings, embedder)
+    return load_settings(index_dir=root / "index", reload_interval=0)
+
+
+@pytest.fixture(scope="module")
+def archive(archive_settings: Settings, embedder: Embedder) -> Index:
+    index, _ = Index.build([archive_settings.index_dir.parent / "articles"], archive_settings, embedder)
     return index
 
 
@@ -197,6 +203,23 @@ def test_sort_by_date_orders_the_relevant_passages_newest_first(archive):
         same_day = [r.chunk_id for r in by_day if archive.documents[r.doc_id].date == day]
         assert same_day == [chunk for chunk in relevance_order if chunk in same_day]
     assert [r.rank for r in by_day] == list(range(1, len(by_day) + 1))
+
+
+def test_search_sorts_by_date_within_its_filters_over_http(archive, archive_settings, embedder):
+    params = {"q": "coffee in Son La", "top_k": 10, "sort": "date", "date_from": "2025-01-01"}
+    with TestClient(create_app(archive_settings, embedder)) as client:
+        response = client.get("/search", params=params)
+        assert response.status_code == 200, response.text
+        days = _days(archive, [result["doc_id"] for result in response.json()["results"]])
+        assert days == sorted(days, reverse=True) and days[0] == "2025-11-28" and days[-1] >= "2025-01-01"
+        answered = client.post("/ask", json={"question": "How did the coffee harvest go?", "sort": "date"})
+        assert answered.status_code == 200, answered.text
+        body = answered.json()
+    cited = _days(archive, [citation["doc_id"] for citation in body["citations"]])
+    # The cited passage holding the answer leads; the others follow newest first.
+    leads = body["answer"] is not None and body["citations"][0]["doc_id"] == body["answer"]["doc_id"]
+    rest = cited[1:] if leads else cited
+    assert rest == sorted(rest, reverse=True)
 
 
 def test_the_recency_boost_moves_a_newer_article_up_only_for_a_question_asking_for_the_latest(archive):
