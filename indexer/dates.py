@@ -109,16 +109,17 @@ def dateline(text: str, language: str | None) -> str | None:
 def mentions(text: str, language: str | None, reference: datetime.date | None) -> list[tuple[int, int, str]]:
     """Each date expression in `text` as `(start, end, ISO day)`, `text[start:end]` the expression
     as written ("June 6, 2022", "29. november 2025", "29/11/2025", "23/11"). A day written without
-    a year is put in the year of `reference` (the publication day), or the year before when it
-    would fall after `reference`; without a reference it is left out."""
+    a year is put in the year that brings it nearest to `reference` (the publication day): an
+    article of 2 January 2026 dates "29 December" to 2025, one of 1 November 2025 dates a deadline
+    "by 15 December" to 2025; without a reference it is left out."""
     found = []
     for start, end, day, whole in _found(text, language):
         if not whole:
             if reference is None:
                 continue
-            day = _in_year(day, reference.year) or day
-            if day > reference:
-                day = _in_year(day, reference.year - 1) or day
+            years = (reference.year - 1, reference.year, reference.year + 1)
+            near = [each for year in years if (each := _in_year(day, year)) is not None]
+            day = min(near, key=lambda each: abs(each - reference), default=day)
         found.append((start, end, day.isoformat()))
     return found
 

@@ -103,9 +103,15 @@ def test_vietnamese_date_expressions_are_found():
     ]
 
 
-def test_a_day_without_a_year_is_not_after_the_publication_day():
-    text = "The fair opens on December 5 and closed on November 2."
-    assert expressions(text, "en") == [("December 5", "2024-12-05"), ("November 2", "2025-11-02")]
+def test_a_day_without_a_year_takes_the_year_nearest_the_publication_day():
+    text = "The fair opens on December 5, closed on November 2 and opens again on January 20."
+    assert expressions(text, "en") == [
+        ("December 5", "2025-12-05"),  # a coming day, five days after the article
+        ("November 2", "2025-11-02"),
+        ("January 20", "2026-01-20"),
+    ]
+    new_year = datetime.date(2026, 1, 2)
+    assert expressions("Sales rose on December 29.", "en", new_year) == [("December 29", "2025-12-29")]
     assert expressions(text, "en", reference=None) == []  # no year to put it in
 
 
@@ -203,7 +209,7 @@ def test_the_build_dates_documents_and_passages_and_a_merge_keeps_them(tmp_path,
     assert passage_dates == {
         ("bad-date", "November 3", "2025-11-03"),
         ("dateline", "June 6, 2022", "2022-06-06"),
-        ("dateline", "November 23", "2021-11-23"),  # not after its publication day
+        ("dateline", "November 23", "2022-11-23"),  # the year nearest its publication day
         ("page", "November 28", "2025-11-28"),
     }
     assert all(p.start <= s < e <= p.end for p in stored.passages for s, e, _ in p.dates)
