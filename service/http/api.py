@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from indexer.embed import Embedder
 from indexer.errors import IndexBusyError, IndexWriteError, NewsqaError
 from indexer.settings import Mode, Settings, load_settings
+from service.core import temporal
 from service.core.browse import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, DocumentPage
 from service.core.errors import DocumentNotFoundError, QueryError
 from service.core.index import Index
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = embedder or Embedder.from_settings(settings)
         model.warm_up()  # compiles the query path for each question length now, not in a question
+        temporal.warm_up()
         metrics = getattr(app.state, "metrics", None)  # set by `instrument`
         reloader = app.state.reloader = Reloader(app.state, settings, model, metrics)
         reloader.start()
