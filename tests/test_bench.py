@@ -60,11 +60,18 @@ def test_a_small_bench_writes_its_report(tmp_path):
     assert 0 < writes["write_ms"]["p50"] <= writes["write_ms"]["p99"] and writes["writes_per_s"] > 0
     assert writes["search_idle_ms"]["p99"] > 0 and writes["search_during_ms"]["p99"] > 0
     assert writes["search_errors"] == 0
+    # filtered search: date ranges over the bundled articles' days, each search complete (the
+    # ratio to unfiltered is judged at 200k passages only)
+    filtered = scale["filtered"]
+    assert [run["share"] for run in filtered["filters"]] == [0.01, 0.1, 0.5]
+    assert all(run["complete"] and 0 < run["kept"] <= 1 for run in filtered["filters"])
+    assert 0 < filtered["unfiltered_ms"]["p50"] <= filtered["unfiltered_ms"]["p99"]
     assert {row["target"] for row in report["targets"]} == {
         "indexing_passages_per_s",
         "http_ask_p50_over_naive",
         "http_ask_p99_over_naive",
         "http_4_clients_over_naive_rate",
+        "filtered_search_complete",
     }
     markdown = (tmp_path / "bench.md").read_text()
     assert "| bundled | 1 |" in markdown and f"| {backend} | cpu |" in markdown
