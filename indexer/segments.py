@@ -95,6 +95,7 @@ class Segment:
             [doc.language for doc in self.documents.values()], dtype=object
         ).astype(str)
         self._derived: dict[tuple[str, frozenset[str]], Any] = {}
+        self._from_documents: dict[str, Any] = {}
 
     def _remember(self, what: str, deleted: frozenset[str], compute: Callable[[], T]) -> T:
         """`compute()`, remembered under `what` while the segment's deleted documents are
@@ -108,9 +109,13 @@ class Segment:
         return found
 
     def derive(self, what: str, compute: Callable[[], T]) -> T:
-        """`compute()`, remembered under `what` while the segment is loaded: what a search
-        derives from the segment's documents alone (they never change)."""
-        return self._remember(what, frozenset(), compute)
+        """`compute()`, remembered under `what` for as long as the segment is loaded: what a
+        search or a listing derives from the segment's documents alone, which never change
+        (unlike what `_remember` keeps per set of deletions, and drops when those pile up)."""
+        if what not in self._from_documents:
+            self._from_documents[what] = compute()
+        found: T = self._from_documents[what]
+        return found
 
     def language_terms(self, language: str, deleted: frozenset[str]) -> frozenset[str]:
         """The terms the live passages in `language` use, while `deleted` documents are gone."""
