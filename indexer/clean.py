@@ -65,7 +65,7 @@ def clean(raw: RawArticle) -> Document:
     text = "\n\n".join(paragraphs)
     if not text:
         raise SourceError(f"{raw.source}: no article text left after cleaning")
-    language = raw.language or detect_language(text)
+    language = raw.language.lower() if raw.language else detect_language(text)
     # A date that is no date (a JSON Lines "date": "soon") is passed over for the other ways.
     date, date_source = publication_date(
         text, language, metadata=raw.date, urls=(raw.url, url), fallback=raw.fallback_date

@@ -259,6 +259,10 @@ def test_http_filters_narrow_search_and_ask(client, bundled):
     assert {citation["doc_id"] for citation in ask.json()["citations"]} == {doc_id}
     languages = client.get("/search", params=[("q", "flood"), ("language", "xx"), ("language", "yy")])
     assert languages.status_code == 200 and languages.json()["results"] == []
+    norwegian = client.get("/search", params={"q": "flom", "top_k": 5, "language": "no"}).json()["results"]
+    assert norwegian and {result["language"] for result in norwegian} == {"no"}
+    shouted = client.get("/search", params={"q": "flom", "top_k": 5, "language": "NO"}).json()["results"]
+    assert shouted == norwegian  # language codes match whatever their case
 
 
 def test_cli_filter_flags(bundled, bundled_settings):

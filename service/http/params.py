@@ -85,7 +85,7 @@ class FilterParams(BaseModel):
         return Filters(
             date_from=self.date_from,
             date_to=self.date_to,
-            languages=frozenset(self.language),
+            languages=frozenset(language.lower() for language in self.language),
             sources=frozenset(source.casefold() for source in self.source),
             doc_ids=frozenset(self.doc_id),
         )
