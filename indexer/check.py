@@ -154,7 +154,7 @@ def _check_segment(
         folder / DOCUMENTS, lambda: [Document(**record) for record in read_jsonl(folder / DOCUMENTS)]
     )
     passages = load(
-        folder / PASSAGES, lambda: [Passage(**record) for record in read_jsonl(folder / PASSAGES)]
+        folder / PASSAGES, lambda: [Passage.from_record(record) for record in read_jsonl(folder / PASSAGES)]
     )
     dense = load(folder / DENSE, lambda: read_dense(folder / DENSE, info.get("dense", {})))
     postings = load(folder / POSTINGS, lambda: Postings.load(folder / POSTINGS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from indexer.clean import Document
 from indexer.dates import mentions
@@ -26,10 +27,14 @@ class Passage:
     # document's text (indexer/dates.py: mentions); set by the build, not by `chunk`.
     dates: tuple[tuple[int, int, str], ...] = ()
 
-    def __post_init__(self) -> None:
-        # Read back from JSON, the dates are lists: tuples keep passages comparable and hashable.
-        if self.dates or not isinstance(self.dates, tuple):
-            object.__setattr__(self, "dates", tuple((start, end, day) for start, end, day in self.dates))
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Passage:
+        """The passage a stored record (`to_dict`, read back from JSON) holds. Its dates come
+        back as lists: tuples keep passages comparable and hashable."""
+        dates = record.pop("dates", None)
+        if dates:
+            record["dates"] = tuple((start, end, day) for start, end, day in dates)
+        return cls(**record)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -242,7 +242,7 @@ def read_segment(root: Path, name: str) -> Segment:
         reading = path / DOCUMENTS
         documents = [Document(**record) for record in read_jsonl(reading)]
         reading = path / PASSAGES
-        passages = [Passage(**record) for record in read_jsonl(reading)]
+        passages = [Passage.from_record(record) for record in read_jsonl(reading)]
         return _open(path, info, documents, passages)
     except IndexFormatError:
         raise
