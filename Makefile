@@ -16,8 +16,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# torch first and pinned: with it in place nothing pulls a CUDA build; torchvision stays out.
 	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
 	# openvino and onnx: the faster inference backends (pyproject extras), exported without optimum;
-	# eval, test and dev: newsqa eval, the test suite, lint and the pre-commit hooks.
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[eval,test,dev,openvino,onnx]'
+	# eval, test and dev: newsqa eval, the test suite, lint and the pre-commit hooks;
+	# distributed: Ray, for `newsqa index --ray` and its tests.
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[eval,test,dev,openvino,onnx,distributed]'
 	touch $@
 
 # What serving needs and nothing more (the Docker image): no eval, test or lint tools.

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from indexer.cache import embed_cached, passage_cache
+from indexer.cache import SpanEmbedding, embed_cached, passage_cache
 from indexer.chunk import Passage, chunk, dated
 from indexer.clean import Document, clean
 from indexer.dense import dense_spec
@@ -336,13 +336,16 @@ def build_index(
     progress: bool = False,
     *,
     full: bool = False,
+    embed: SpanEmbedding | None = None,
 ) -> BuildReport:
     """Index the articles under `paths` into `settings.index_dir` and make it current.
 
     The new version holds exactly the articles under `paths`, plus the documents added
     through the API (`source == "api"`) that no input replaces by id. Passages whose
-    embedded text the current version already holds reuse its vectors, unless `full`.
-    `progress` shows a bar on stderr for each step: reading, chunking, embedding, writing.
+    embedded text the current version already holds reuse its vectors, unless `full`; the
+    others are embedded by `embed` when given (a Ray cluster: indexer/distributed.py), else by
+    `embedder`, which chunks in any case. `progress` shows a bar on stderr for each step:
+    reading, chunking, embedding, writing.
     """
     started = time.perf_counter()
     documents, skipped = load_documents(paths, progress)
@@ -360,7 +363,7 @@ def build_index(
                 for doc in previous.documents.values()
                 if doc.source == API_SOURCE and doc.doc_id not in given
             ]
-        return _build(documents, previous, settings, embedder, progress, tuple(skipped), started, full)
+        return _build(documents, previous, settings, embedder, progress, tuple(skipped), started, full, embed)
 
 
 def build_documents(
@@ -371,20 +374,22 @@ def build_documents(
     started: float | None = None,
     *,
     full: bool = False,
+    embed: SpanEmbedding | None = None,
 ) -> BuildReport:
     """Write cleaned `documents` as a new version of `settings.index_dir` and make it current.
 
     The one way an index version is written: the indexer and the live-archive endpoints
     both go through here. Passages whose embedded text (title header and passage) the
     current version already holds reuse its vectors, unless `full`; the result is the same
-    as embedding everything. Holds the writer lock from reading the current version to
+    as embedding everything; `embed`, when given, embeds in place of `embedder` (as in
+    `build_index`). Holds the writer lock from reading the current version to
     making the new one current; a caller that decided on `documents` from that version
     (the service's writes) takes the lock first, so no other writer can come between.
     """
     started = time.perf_counter() if started is None else started
     with writer_lock(settings.index_dir, settings.lock_timeout):
         previous = load_previous(settings.index_dir)
-        return _build(documents, previous, settings, embedder, progress, (), started, full)
+        return _build(documents, previous, settings, embedder, progress, (), started, full, embed)
 
 
 def _build(
@@ -396,9 +401,12 @@ def _build(
     skipped: tuple[Skipped, ...],
     started: float,
     full: bool,
+    embed: SpanEmbedding | None = None,
 ) -> BuildReport:
     """Write `documents` as one segment, and a version made of it alone."""
-    segment, embedded = write_documents(documents, None if full else previous, settings, embedder, progress)
+    segment, embedded = write_documents(
+        documents, None if full else previous, settings, embedder, progress, embed=embed
+    )
     changes = compare(dict(previous.documents) if previous is not None else {}, documents)
     changes = replace(changes, embedded=embedded, reused=len(segment.passages) - embedded)
     manifest = {
@@ -426,11 +434,13 @@ def write_documents(
     progress: bool = False,
     batch_size: int | None = None,
     hidden: bool = False,
+    embed: SpanEmbedding | None = None,
 ) -> tuple[Segment, int]:
     """Chunk and embed `documents` and write them as a new segment of `settings.index_dir`;
     returns it and how many passages were embedded (the others reuse vectors `previous` holds).
     Passages are embedded `batch_size` at a time (default `settings.embed_batch_size`); a
-    `hidden` segment is named in no version until `segments.reveal` renames it."""
+    `hidden` segment is named in no version until `segments.reveal` renames it. `embed`, when
+    given, embeds the passages in place of `embedder` (indexer/cache.py: SpanEmbedding)."""
     passages = chunk_documents(documents, settings, embedder, previous, progress)
     by_id = {doc.doc_id: doc for doc in documents}
     sentences = sentence_table(passages, by_id)
@@ -441,6 +451,7 @@ def write_documents(
         passage_cache(previous, embedder),
         batch_size=batch_size or settings.embed_batch_size,
         progress=progress,
+        embed=embed,
     )
     with _bar(2, "Writing", "steps", progress) as bar:
         bar.set_postfix_str("lexical postings")

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from indexer.embed import Embedder, passage_input
 from indexer.store import StoredIndex, stale_prompts
+
+# What embeds passages with their sentence spans: `Embedder.embed_spans`, or a stand-in with its
+# arguments (texts, spans, batch size, progress) and results, such as indexer/distributed.py's.
+SpanEmbedding = Callable[[list[str], list[list[tuple[int, int]]], int, bool], tuple[np.ndarray, np.ndarray]]
 
 
 class VectorCache:
@@ -84,10 +88,12 @@ def embed_cached(
     cache: VectorCache | None,
     batch_size: int = 32,
     progress: bool = False,
+    embed: SpanEmbedding | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Unit vectors for `inputs` and for their `spans` (`Embedder.embed_spans`), embedding only
-    the inputs `cache` lacks. A cache of another model or dimension is ignored. `progress`
-    says on stderr how many were reused, and shows a bar of those embedded.
+    the inputs `cache` lacks, with `embed` when given (a Ray cluster: indexer/distributed.py).
+    A cache of another model or dimension is ignored. `progress` says on stderr how many were
+    reused, and shows a bar of those embedded.
 
     Returns:
         The vectors, float32 of shape (len(inputs), dimension); the span vectors, one row per
@@ -109,7 +115,7 @@ def embed_cached(
         reused = len(inputs) - len(missing)
         tqdm.write(f"Embedding: {reused} of {len(inputs)} passages reused from the current index", sys.stderr)
     if missing:
-        new, new_spans = embedder.embed_spans(
+        new, new_spans = (embed or embedder.embed_spans)(
             [inputs[row] for row in missing], [spans[row] for row in missing], batch_size, progress
         )
         vectors[missing] = new

@@ -37,3 +37,7 @@ class IndexWriteError(NewsqaError):
 
 class ModelError(NewsqaError):
     """The embedding model cannot be loaded."""
+
+
+class ClusterError(NewsqaError):
+    """Distributed indexing cannot run: Ray is not installed, or its cluster cannot be reached."""

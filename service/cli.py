@@ -164,6 +164,22 @@ def cli() -> None:
     is_flag=True,
     help="No progress bars on the terminal (warnings and the summary still print).",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",  # --ray alone: Ray's name for a cluster started for this process
+    metavar="[ADDRESS|auto]",
+    help="Embed on a Ray cluster: its address, auto (the one `ray start --head` started here) or "
+    "none (one started for this build). Needs pip install 'newsqa[distributed]'.",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Embedding actors on the Ray cluster, one model each (on a GPU each where it has GPUs).",
+)
 def index(
     paths: tuple[Path, ...],
     index_dir: Path | None,
@@ -177,6 +193,8 @@ def index(
     full: bool,
     optimize: bool,
     quiet: bool,
+    ray_address: str | None,
+    ray_actors: int,
 ) -> None:
     """Index articles (.txt, .md, .html, .jsonl files or folders; default: the bundled articles).
 
@@ -185,8 +203,11 @@ def index(
     step (reading, chunking, embedding, writing) shows a progress bar on stderr, unless --quiet.
     With --check, verify an existing index instead: manifest, files, counts, offsets, vectors.
     With --optimize, merge its segments into one (what the service's merges do by size, in the
-    background).
+    background). With --ray, the passages to embed are embedded by actors on a Ray cluster;
+    the rest of the build runs here, and writes what a local build writes.
     """
+    if ray_address is not None and (optimize or check_dir is not None):
+        raise click.UsageError("--ray embeds articles to index: it does not apply to --check or --optimize")
     if optimize:
         if paths or check_dir is not None or full:
             raise click.UsageError(
@@ -213,7 +234,12 @@ def index(
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="PATHS")
-    report = _build(settings, list(paths) or [settings.articles_dir], full=full, quiet=quiet)
+    embed = None
+    if ray_address is not None:
+        from indexer.distributed import RayEmbedding
+
+        embed = RayEmbedding(settings, ray_address, ray_actors)
+    report = _build(settings, list(paths) or [settings.articles_dir], full=full, quiet=quiet, embed=embed)
     click.echo(report.changes.summary())
     click.echo(report.summary())
 
@@ -648,9 +674,15 @@ def _check(check_dir: Path | None, index_dir: Path | None, backend: str | None) 
 
 
 def _build(
-    settings: Settings, paths: list[Path], embedder: Any = None, full: bool = False, quiet: bool = False
+    settings: Settings,
+    paths: list[Path],
+    embedder: Any = None,
+    full: bool = False,
+    quiet: bool = False,
+    embed: Any = None,
 ) -> Any:
-    """Build the index, with progress bars on stderr when it is a terminal and not `quiet`."""
+    """Build the index, with progress bars on stderr when it is a terminal and not `quiet`;
+    `embed` embeds the passages in place of the model loaded here (a Ray cluster)."""
     from indexer.build import build_index
     from indexer.embed import Embedder
 
@@ -659,7 +691,7 @@ def _build(
         if progress:  # a few seconds, before the first bar
             click.echo(f"Loading the model {settings.model}", err=True)
         embedder = Embedder.from_settings(settings)
-    return build_index(paths, settings, embedder, progress=progress, full=full)
+    return build_index(paths, settings, embedder, progress=progress, full=full, embed=embed)
 
 
 def _load(index_dir: Path | None, backend: str | None = None, build_missing: bool = False) -> Any:
