@@ -52,7 +52,6 @@ def connect(address: str | None) -> Any:
         _reachable(address)
         try:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-            logging.getLogger("ray").setLevel(logging.WARNING)  # Ray Data's notes on each run
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ClusterError(f"cannot reach the Ray cluster at {address}: {reason}") from None
@@ -122,6 +121,8 @@ class RayEmbedding:
         `batch_size` is each actor's forward-pass batch."""
         import ray.data
 
+        # Its notes on each run, and without progress bars its warning that they are off.
+        logging.getLogger("ray.data").setLevel(logging.WARNING if progress else logging.ERROR)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress
         rows = [
@@ -136,7 +137,6 @@ class RayEmbedding:
             compute=ray.data.ActorPoolStrategy(size=self.actors),
             num_cpus=1 if self.gpus else self.threads,
             num_gpus=1 if self.gpus else 0,
-            max_restarts=0,  # an actor lost fails the build, which the user runs again
         )
         return _in_row_order(embedded.take_all(), len(texts), [len(each) for each in spans])
 

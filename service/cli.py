@@ -562,6 +562,13 @@ def evaluate(
     help="Also keep bench.md as DIR/YYYY-MM-DD-COMMIT.md, stamped with the date, commit, machine and "
     "command [DIR: docs/benchmarks].",
 )
+@click.option(
+    "--ray",
+    "ray_only",
+    is_flag=True,
+    help="Measure only indexing on a 2-node Ray cluster started on 127.0.0.1, with 1 and 2 actors, "
+    "against a local build of --throughput-passages passages; writes ray.json and ray.md.",
+)
 @device_option
 def bench(
     scales: str,
@@ -577,10 +584,15 @@ def bench(
     reuse: bool,
     writes: int,
     record: Path | None,
+    ray_only: bool,
     device: str | None,
 ) -> None:
     """Benchmark indexing, search, ask and HTTP serving at several scales against a naive baseline."""
     from indexer.backends import BACKENDS
+
+    if ray_only:
+        _bench_ray(out, throughput_passages or 2000, load_settings(device=device), as_json)
+        return
 
     names = [name.strip() for name in scales.split(",") if name.strip()]
     chosen = [name.strip() for name in (backends or "").split(",") if name.strip()]
@@ -617,6 +629,26 @@ def bench(
 
     click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else markdown(report))
     click.echo(f"wrote {', '.join(str(path) for path in written)}", err=True)
+
+
+def _bench_ray(out: Path, passages: int, settings: Settings, as_json: bool) -> None:
+    """`newsqa bench --ray`: local and Ray builds of `passages` passages, reported into `out`."""
+    import importlib.util
+
+    from eval.bench.distributed import ray_bench, ray_markdown
+    from indexer.distributed import INSTALL_HINT
+    from indexer.errors import ClusterError
+
+    if importlib.util.find_spec("ray") is None:  # said before the local build, not after it
+        raise ClusterError(f"bench --ray needs Ray, which is not installed: {INSTALL_HINT}")
+
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    report = ray_bench(passages, settings, work, lambda line: click.echo(line, err=True))
+    (out / "ray.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "ray.md").write_text(ray_markdown(report))
+    click.echo(json.dumps(report, indent=2) if as_json else ray_markdown(report))
+    click.echo(f"wrote {out / 'ray.json'}, {out / 'ray.md'}", err=True)
 
 
 def _check_guards(metrics: dict[str, float | None], mode: str, guards: dict[str, float | None]) -> None:

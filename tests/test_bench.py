@@ -117,3 +117,21 @@ def test_a_bad_scale_is_a_usage_error(tmp_path):
     assert result.returncode == 2
     assert "unknown scale '2x'" in result.stderr
     assert not (tmp_path / "bench.json").exists()
+
+
+def test_the_ray_bench_times_a_local_build_and_one_with_each_actor_count(tmp_path):
+    result = newsqa("bench", "--ray", "--throughput-passages", "40", "--out", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "ray.json").read_text())
+    assert json.loads(result.stdout) == report
+    local, *ray = report["builds"]
+    assert (local["run"], local["actors"]) == ("local", 0)
+    assert [(row["run"], row["actors"]) for row in ray] == [("ray", 1), ("ray", 2)]
+    for row in report["builds"]:
+        assert row["passages"] == local["passages"] >= 40
+        assert row["passages_per_s"] > 0
+    for row in ray:
+        assert row["actor_startup_s"] > 0
+        assert len(row["actor_peak_rss_mb"]) >= row["actors"]
+        assert all(100 < mb < 4000 for mb in row["actor_peak_rss_mb"])  # a model each
+    assert "| ray | 2 |" in (tmp_path / "ray.md").read_text()
