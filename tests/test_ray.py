@@ -33,9 +33,10 @@ def run(*args: str, before: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[str]:
-    """A Ray cluster of two nodes on 127.0.0.1, two CPUs each; its address."""
+    """A Ray cluster of two nodes on 127.0.0.1, two CPUs each, started once per session and
+    shut down at its end; its address."""
     os.environ.update(LOOPBACK)  # read when ray is imported
     from ray.cluster_utils import Cluster
 
