@@ -65,9 +65,9 @@ def query_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def filter_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The filters and sort `search` and `ask` share, named as the API's parameters
-    (service/http/params.py checks them): --date-from, --date-to, --language, --source,
-    --doc-id (the last three repeatable) and --sort."""
+    """The filters `search`, `ask` and `list` share, named as the API's parameters
+    (service/http/params.py checks them): --date-from, --date-to, --language, --source and
+    --doc-id (the last three repeatable)."""
     options = (
         click.option("--date-from", help="Only documents published on or after this day (YYYY-MM-DD)."),
         click.option("--date-to", help="Only documents published on or before this day (YYYY-MM-DD)."),
@@ -78,17 +78,19 @@ def filter_options(command: Callable[..., None]) -> Callable[..., None]:
             "--source", "sources", multiple=True, help="Only this site, web host or folder (repeatable)."
         ),
         click.option("--doc-id", "doc_ids", multiple=True, help="Only this document (repeatable)."),
-        click.option(
-            "--sort",
-            type=click.Choice(["relevance", "date"]),
-            default="relevance",
-            show_default=True,
-            help="Best first, or newest first.",
-        ),
     )
     for option in reversed(options):
         command = option(command)
     return command
+
+
+sort_option = click.option(
+    "--sort",
+    type=click.Choice(["relevance", "date"]),  # service.core.filters.SORTS, not imported at start
+    default="relevance",
+    show_default=True,
+    help="Best first, or newest first.",
+)
 
 
 def main() -> None:
@@ -277,6 +279,7 @@ def serve(
 @click.argument("query")
 @query_options
 @filter_options
+@sort_option
 def search(
     query: str,
     top_k: int,
@@ -298,6 +301,7 @@ def search(
 @click.argument("question")
 @query_options
 @filter_options
+@sort_option
 def ask(
     question: str,
     top_k: int,
@@ -349,27 +353,21 @@ def _filters(
     "--limit", type=click.IntRange(1, 100), default=20, show_default=True, help="Documents to list."
 )
 @click.option("--cursor", help="Continue after the list that printed this cursor.")
-@click.option("--language", "languages", multiple=True, help="Only this language (repeatable), e.g. no.")
-@click.option("--date-from", metavar="YYYY-MM-DD", help="Published on or after this day.")
-@click.option("--date-to", metavar="YYYY-MM-DD", help="Published on or before this day.")
-@click.option("--source", "sources", multiple=True, help="Only this site, web host or folder (repeatable).")
+@filter_options
 @json_option
 @index_dir_option
 def list_documents(
     limit: int,
     cursor: str | None,
-    languages: tuple[str, ...],
-    date_from: str | None,
-    date_to: str | None,
-    sources: tuple[str, ...],
     as_json: bool,
     index_dir: Path | None,
+    **narrowed: Any,
 ) -> None:
     """List the archive's documents, newest first (undated last)."""
     from indexer.store import load_index
     from service.core.browse import Listing
 
-    filters = _filters(date_from, date_to, languages, sources, doc_ids=())
+    filters = _filters(**narrowed)
     listing = Listing(load_index(load_settings(index_dir=index_dir).index_dir))
     page = listing.page(filters, limit=limit, cursor=cursor)
     click.echo(page.model_dump_json(indent=2) if as_json else _format_list(page))
