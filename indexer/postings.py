@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -135,15 +136,32 @@ class Postings:
         return postings
 
 
+class Totals(Protocol):
+    """Statistics of a whole archive that an index holds one shard of (indexer/shards.py)."""
+
+    @property
+    def passages(self) -> int: ...
+    @property
+    def length(self) -> float: ...
+
+    def frequency(self, term: str) -> int: ...
+
+
 class ArchivePostings:
     """BM25 over the live rows of segments laid end to end: segment i's local row r is archive
     row `offsets[i] + r`; rows where `live` is False (deleted documents) neither match nor count
     in the statistics.
 
     Scores are added segment by segment into slices of one array, so a large segment without
-    deletions is scored straight from its own postings, as if it were the whole archive."""
+    deletions is scored straight from its own postings, as if it were the whole archive.
 
-    def __init__(self, parts: Sequence[Postings], offsets: np.ndarray, live: np.ndarray) -> None:
+    With `totals`, the segments are one shard of a larger archive: N, the average length and
+    each term's passage frequency are the archive's, so the shard's passages score as they
+    would in the archive served as one index."""
+
+    def __init__(
+        self, parts: Sequence[Postings], offsets: np.ndarray, live: np.ndarray, totals: Totals | None = None
+    ) -> None:
         self.parts = list(parts)
         self.size = len(live)
         self.live = live
@@ -152,8 +170,13 @@ class ArchivePostings:
         # Each segment's live rows, or None when all are.
         self._live = [None if live[at].all() else live[at] for at in self._slices]
         lengths = np.concatenate([part.lengths for part in parts]) if parts else np.zeros(0, np.float32)
-        self.count = int(np.count_nonzero(live))  # N
-        average = float(lengths[live].sum() / self.count) if self.count else 1.0
+        self.totals = totals
+        if totals is None:
+            self.count = int(np.count_nonzero(live))  # N
+            average = float(lengths[live].sum() / self.count) if self.count else 1.0
+        else:  # the same float32 arithmetic as the archive in one piece
+            self.count = totals.passages
+            average = float(np.float32(totals.length) / self.count) if self.count else 1.0
         # k1 * (1 - b + b * length / average length) of every row, in BM25's denominator.
         self._norms = (K1 * (1 - B + B * lengths / average)).astype(np.float32)
         self._rows: dict[str, np.ndarray] = {}
@@ -197,7 +220,7 @@ class ArchivePostings:
         return found
 
     def idf(self, term: str) -> float:
-        return self._idf(self.frequency(term))
+        return self._idf(self.frequency(term) if self.totals is None else self.totals.frequency(term))
 
     def _idf(self, frequency: int) -> float:
         """BM25's (Lucene's) inverse document frequency of a term `frequency` live passages hold."""
@@ -223,7 +246,7 @@ class ArchivePostings:
         if found is None:
             columns = list(self._columns(term))
             frequency = sum(len(rows) for _, rows, _ in columns)
-            idf = np.float32(self._idf(frequency))
+            idf = np.float32(self._idf(frequency if self.totals is None else self.totals.frequency(term)))
             found = [
                 (at, rows, idf * counts / (self._norms[at][rows] + counts)) for at, rows, counts in columns
             ]

@@ -45,7 +45,7 @@ from indexer.clean import Document
 from indexer.dense import touch
 from indexer.embed import NO_PROMPTS, declared_prompts
 from indexer.errors import IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError, NewsqaError
-from indexer.postings import ArchivePostings
+from indexer.postings import ArchivePostings, Totals
 from indexer.segments import (
     DENSE,
     SEGMENTS,
@@ -179,6 +179,12 @@ class StoredIndex:
     def root(self) -> Path:
         """The index directory this version belongs to."""
         return self.path.parent.parent
+
+    def weigh_with(self, totals: Totals) -> None:
+        """Score BM25 with the statistics of the whole archive this version is one shard of."""
+        self.lexical = ArchivePostings(
+            [s.postings for s in self.segments], self.offsets[:-1], self.live, totals
+        )
 
     def parts(self) -> list[tuple[Segment, frozenset[str]]]:
         return list(zip(self.segments, self.deleted, strict=True))

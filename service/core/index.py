@@ -141,7 +141,7 @@ class Index:
         # Relevance decides which passages qualify, as deep as the candidates, when time reorders them.
         timed = sort == "date" or says_time(query)
         depth = max(self.settings.candidates, top_k) if timed else top_k
-        ranked = self._rank(query, depth, mode, vector, self._allowed(filters))[0]
+        ranked = self._rank(query, depth, mode, vector, filters)[0]
         ranked = self._in_time(query, ranked, sort)[:top_k]
         results = [self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked, start=1)]
         return SearchResponse(query=query, results=results, took_ms=_since(started))
@@ -168,8 +168,7 @@ class Index:
         started = time.perf_counter()
         _check_query(question, top_k, mode, sort)
         vector = self.embedder.embed_query(question)
-        allowed = self._allowed(filters)
-        ranked, nearest = self._rank(question, max(self.settings.candidates, top_k), mode, vector, allowed)
+        ranked, nearest = self._rank(question, max(self.settings.candidates, top_k), mode, vector, filters)
         ranked = self._in_time(question, ranked, sort)
         citations = [
             self._citation(rank, row, score) for rank, (row, score) in enumerate(ranked[:top_k], start=1)
@@ -185,6 +184,7 @@ class Index:
             confident = share[0] >= self.settings.crosslingual_threshold and words[0] >= FOREIGN_MIN_WORDS
         answer = None
         if citations and confident and not self.vocabulary.unknown_numbers(question):
+            self._prepare_answer(citations[: self.settings.answer_passages])
             answer = extract_answer(
                 question,
                 vector,
@@ -220,6 +220,10 @@ class Index:
             vector = self.embedder.embed_query(query)
         return self._rank(query, top_k, mode, vector)[0]
 
+    def _prepare_answer(self, citations: list[Citation]) -> None:
+        """Have at hand what the answer stage reads of the passages it answers from (a sharded
+        archive fetches it from their shards: service/core/shards.py); here, everything is."""
+
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
         """The rows `filters` keeps (service/core/masks.py), or None when nothing is narrowed."""
         return self.masks.rows(filters) if filters else None
@@ -230,16 +234,17 @@ class Index:
         top_k: int,
         mode: Mode,
         vector: np.ndarray | None,
-        allowed: np.ndarray | None = None,
+        filters: Filters | None = None,
     ) -> tuple[list[tuple[int, float]], tuple[np.ndarray, np.ndarray] | None]:
         """`rank`, and the passages nearest to `vector` in the dense index (None without a vector).
-        With `allowed` (a mask over rows), both rankings search only the rows it keeps, so their
-        fusion is made of allowed rows too.
+        With `filters`, both rankings search only the rows they keep, so their fusion is made
+        of kept rows too.
 
         BM25 ranks in another thread while FAISS searches: a one-question FAISS search runs on
         one core and lets go of the GIL, so on two cores the two overlap (at 200k passages
         each takes 0.7-0.9 ms, and the question's ranking 0.9 ms less in all).
         """
+        allowed = self._allowed(filters)
         depth = max(self.settings.candidates, top_k)
         if vector is None:
             return self._lexical(query, top_k, allowed), None
@@ -252,16 +257,21 @@ class Index:
         dense = self._dense(vector, nearest)
         if lexical is None:
             return dense[:top_k], nearest
-        ranked = fuse(
+        return self._fuse(query, dense, lexical.result())[:top_k], nearest
+
+    def _fuse(
+        self, query: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        """The hybrid ranking of the dense and lexical candidates (service/core/fusion.py)."""
+        return fuse(
             dense,
-            lexical.result(),
+            lexical,
             query,
             lexical_weight=self.settings.lexical_weight,
             foreign_rows=self.foreign_rows,
             translator=self.translator,
             vocabulary=self.vocabulary,
         )
-        return ranked[:top_k], nearest
 
     def _nearest(
         self, vector: np.ndarray, depth: int, allowed: np.ndarray | None = None
@@ -339,11 +349,20 @@ class Index:
         rows = (self.stored.row_of(citation.chunk_id), self.stored.row_of(f"{doc_id}#{int(number) + 1}"))
         return [expression for row in rows if row is not None for expression in self.passages[row].dates]
 
-    def _lexical(self, query: str, depth: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def _lexical(
+        self,
+        query: str,
+        depth: int,
+        allowed: np.ndarray | None = None,
+        concepts: list[Concept] | None = None,
+    ) -> list[tuple[int, float]]:
         """The `depth` rows with the best BM25 scores for `query` (among the `allowed` rows when
-        given: the others' scores are zeroed before the best are picked), best first."""
-        if self.translator is not None:
-            scores = self._concept_scores(self.translator.concepts(query))
+        given: the others' scores are zeroed before the best are picked), best first. The
+        query's `concepts` (service/core/translate.py) are this index's Translator's unless given."""
+        if concepts is None and self.translator is not None:
+            concepts = self.translator.concepts(query)
+        if concepts is not None:
+            scores = self._concept_scores(concepts)
         else:
             known = [term for term in terms(query) if term in self.stored.lexical]
             if not known:

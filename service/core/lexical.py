@@ -41,6 +41,7 @@ class Vocabulary:
         # In an archive half in Vietnamese, "people" is in few documents, yet common.
         english = live & (languages == "en")
         self.peers = english if english.any() else live
+        self.peer_count = int(np.count_nonzero(self.peers))
 
     def passages_with(self, term: str) -> np.ndarray:
         """Rows of the live passages (title included) that contain `term`, in row order."""
@@ -116,7 +117,7 @@ class Vocabulary:
         at most `among` of its English documents (`peers`; half of them by default)."""
         words = _WORD.findall(question)[1:]
         named = {term for word in words if word[0].isupper() or _DIGIT.search(word) for term in terms(word)}
-        most = int(np.count_nonzero(self.peers)) / 2 if among is None else among
+        most = self.peer_count / 2 if among is None else among
         return {
             term
             for term in named

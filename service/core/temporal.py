@@ -179,7 +179,13 @@ def dating(documents: Iterable[Document]) -> Callable[[Document], datetime.date 
     documents of the archive have a day from their text, URL or metadata, not by a day taken
     from a file's modification time (the day it was copied, not published): those count as
     undated."""
-    if any(document.date and document.date_source != _FILE_DATE for document in documents):
+    return dating_by(any(document.date and document.date_source != _FILE_DATE for document in documents))
+
+
+def dating_by(other_dates: bool) -> Callable[[Document], datetime.date | None]:
+    """`dating` of an archive where some documents have a day from their text, URL or metadata
+    (`other_dates`), or none has."""
+    if other_dates:
         return lambda document: None if document.date_source == _FILE_DATE else publication_day(document)
     return publication_day
 

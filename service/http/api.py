@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Annotated, Any
@@ -18,11 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from indexer.embed import Embedder
 from indexer.errors import IndexBusyError, IndexWriteError, NewsqaError
 from indexer.settings import Mode, Settings, load_settings
+from indexer.shards import is_sharded
 from service.core import temporal
 from service.core.browse import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, DocumentPage
 from service.core.errors import DocumentNotFoundError, QueryError
 from service.core.index import Index
 from service.core.results import MAX_QUESTION_CHARS, MAX_TOP_K, AskResponse, SearchResponse
+from service.core.shards import ShardClient
 from service.http.documents import ArticleError
 from service.http.documents import router as documents_router
 from service.http.observability import annotate, instrument
@@ -43,6 +45,7 @@ from service.http.schemas import (
     HealthResponse,
 )
 from service.http.security import protect, require_reader
+from service.http.sharded import ShardedReloader
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +159,17 @@ def health(index: IndexDep) -> HealthResponse:
 PRIVATE_MANIFEST = ("libraries", "sha256", "files", "skipped", "segments")
 
 
-def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    shards: Sequence[ShardClient] | None = None,
+) -> FastAPI:
     """The API over the index in `settings.index_dir`, loaded when the app starts.
 
     Without an index the app still starts and answers 503 with how to build one.
-    Pass `embedder` to share an already loaded model (tests do).
+    Pass `embedder` to share an already loaded model (tests do). A sharded index directory
+    (indexer/shards.py) is served the same way, its shards in this process unless `shards`
+    gives the clients of shards served elsewhere (Ray Serve: service/http/cluster.py).
     """
     settings = settings or load_settings()
 
@@ -170,7 +179,11 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         model.warm_up()  # compiles the query path for each question length now, not in a question
         temporal.warm_up()
         metrics = getattr(app.state, "metrics", None)  # set by `instrument`
-        reloader = app.state.reloader = Reloader(app.state, settings, model, metrics)
+        if shards is not None or is_sharded(settings.index_dir):
+            reloader: Reloader = ShardedReloader(app.state, settings, model, metrics, shards)
+        else:
+            reloader = Reloader(app.state, settings, model, metrics)
+        app.state.reloader = reloader
         reloader.start()
         watcher = asyncio.create_task(reloader.watch()) if settings.reload_interval > 0 else None
         yield

@@ -165,7 +165,7 @@ class Reloader:
             raise IndexUnavailableError(self.state.index_error or "no index is loaded")
         return index
 
-    def prepare(self, documents: list[Document]) -> Segment:
+    def prepare(self, documents: list[Document]) -> Segment | None:
         """`documents` chunked, embedded and written as a hidden segment, outside any lock:
         the slow part of a write, while merges and reads go on (indexer/build.py)."""
         return prepare_segment(documents, self.settings, self.embedder)
