@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +36,16 @@ def resolve(root: Path) -> Path:
     from indexer.store import resolve
 
     return resolve(root)
+
+
+def is_sharded(root: Path) -> bool:
+    return (root / "shards.json").is_file()  # indexer/shards.py, not imported for a check
+
+
+def read_sharded(root: Path) -> Any:
+    from indexer.shards import read_sharded
+
+    return read_sharded(root)
 
 
 MODE = click.Choice(["hybrid", "dense", "lexical"])
@@ -182,6 +194,12 @@ def cli() -> None:
     show_default=True,
     help="Embedding actors on the Ray cluster, one model each (on a GPU each where it has GPUs).",
 )
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 64),
+    help="Split the archive over this many shards, to serve with `newsqa serve --ray` "
+    "[default: as many as the index has, else one unsharded index].",
+)
 def index(
     paths: tuple[Path, ...],
     index_dir: Path | None,
@@ -197,6 +215,7 @@ def index(
     quiet: bool,
     ray_address: str | None,
     ray_actors: int,
+    shards: int | None,
 ) -> None:
     """Index articles (.txt, .md, .html, .jsonl files or folders; default: the bundled articles).
 
@@ -206,10 +225,17 @@ def index(
     With --check, verify an existing index instead: manifest, files, counts, offsets, vectors.
     With --optimize, merge its segments into one (what the service's merges do by size, in the
     background). With --ray, the passages to embed are embedded by actors on a Ray cluster;
-    the rest of the build runs here, and writes what a local build writes.
+    the rest of the build runs here, and writes what a local build writes. With --shards, the
+    articles are split over that many indexes by a hash of their ids (`newsqa serve --ray`
+    serves each on its own Ray Serve deployment); re-indexing a sharded index keeps its shards.
     """
     if ray_address is not None and (optimize or check_dir is not None):
         raise click.UsageError("--ray embeds articles to index: it does not apply to --check or --optimize")
+    if shards is not None and (optimize or check_dir is not None):
+        raise click.UsageError(
+            "--shards builds a sharded index: --check and --optimize take one shard's folder, "
+            "e.g. --index-dir index/shard-0-of-2"
+        )
     if optimize:
         if paths or check_dir is not None or full:
             raise click.UsageError(
@@ -241,7 +267,11 @@ def index(
         from indexer.distributed import RayEmbedding
 
         embed = RayEmbedding(settings, ray_address, ray_actors)
-    report = _build(settings, list(paths) or [settings.articles_dir], full=full, quiet=quiet, embed=embed)
+    if shards is None and is_sharded(settings.index_dir):
+        shards = read_sharded(settings.index_dir).count
+    report = _build(
+        settings, list(paths) or [settings.articles_dir], full=full, quiet=quiet, embed=embed, shards=shards
+    )
     click.echo(report.changes.summary())
     click.echo(report.summary())
 
@@ -252,10 +282,42 @@ def index(
 @click.option("--port", type=int, help="Port [env NEWSQA_PORT; default 8000].")
 @backend_option
 @device_option
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    metavar="[ADDRESS|auto]",
+    help="Serve on Ray Serve: one deployment per shard and an ingress with this API, on the "
+    "cluster at ADDRESS, auto (the one `ray start --head` started here) or none (one started "
+    "for this process). Needs pip install 'newsqa[distributed]'.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 64),
+    help="Shards of the index (built so if there is no index yet) [default: as many as it has].",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="With --ray: replicas of each shard's deployment.",
+)
 def serve(
-    index_dir: Path | None, host: str | None, port: int | None, backend: str | None, device: str | None
+    index_dir: Path | None,
+    host: str | None,
+    port: int | None,
+    backend: str | None,
+    device: str | None,
+    ray_address: str | None,
+    shards: int | None,
+    replicas: int,
 ) -> None:
-    """Serve the HTTP API, first indexing the bundled articles if there is no index yet."""
+    """Serve the HTTP API, first indexing the bundled articles if there is no index yet.
+
+    A sharded index (`newsqa index --shards`) is served by this process, or with --ray by
+    Ray Serve: its shards on deployments of --replicas replicas each, behind one ingress."""
     import uvicorn
 
     from indexer.embed import Embedder
@@ -263,12 +325,30 @@ def serve(
     from service.http.observability import configure_access_log
 
     settings = load_settings(index_dir=index_dir, host=host, port=port, backend=backend, device=device)
+    if replicas != 1 and ray_address is None:
+        raise click.UsageError("--replicas replicates shards on Ray Serve: it needs --ray")
+    if is_sharded(settings.index_dir):
+        count = read_sharded(settings.index_dir).count
+        if shards is not None and shards != count:
+            raise click.UsageError(
+                f"{settings.index_dir} has {count} shards: serve it with --shards {count}, or "
+                f"build it anew with `newsqa index --shards {shards} --index-dir {settings.index_dir}`"
+            )
+        shards = count
+    elif _has_index(settings.index_dir) and (shards is not None or ray_address is not None):
+        raise click.UsageError(
+            f"{settings.index_dir} is not sharded: build it with "
+            f"`newsqa index --shards {shards or 2} --index-dir {settings.index_dir}`"
+        )
     embedder = Embedder.from_settings(settings)
-    try:
-        resolve(settings.index_dir)
-    except IndexNotFoundError:
+    if not _has_index(settings.index_dir):
         click.echo(f"no index in {settings.index_dir}: indexing {settings.articles_dir} first", err=True)
-        click.echo(_build(settings, [settings.articles_dir], embedder).summary(), err=True)
+        if ray_address is not None:
+            shards = shards or 1
+        click.echo(_build(settings, [settings.articles_dir], embedder, shards=shards).summary(), err=True)
+    if ray_address is not None:
+        _serve_on_ray(settings, ray_address, shards or 1, replicas)
+        return
     configure_access_log()
     # The app logs each request as a JSON line (service/http/observability.py); uvicorn's own
     # access log would repeat it, with the raw path and query string.
@@ -368,7 +448,13 @@ def list_documents(
     from service.core.browse import Listing
 
     filters = _filters(**narrowed)
-    listing = Listing(load_index(load_settings(index_dir=index_dir).index_dir))
+    settings = load_settings(index_dir=index_dir)
+    if is_sharded(settings.index_dir):
+        from service.core.shards import ShardedListing
+
+        listing: Listing = ShardedListing.open(settings)
+    else:
+        listing = Listing(load_index(settings.index_dir))
     page = listing.page(filters, limit=limit, cursor=cursor)
     click.echo(page.model_dump_json(indent=2) if as_json else _format_list(page))
 
@@ -484,6 +570,11 @@ def evaluate(
         from eval.report import write_report
         from eval.run import QUESTIONS, evaluate, load_questions, markdown
 
+        if is_sharded(load_settings(index_dir=index_dir).index_dir):
+            raise click.UsageError(
+                "newsqa eval reads one unsharded index: evaluate the same articles indexed without "
+                "--shards (`newsqa bench --scenario ray` checks a sharded archive answers the same)"
+            )
         questions = load_questions(question_set or QUESTIONS)  # a bad set fails before the model loads
         index = _load(index_dir, backend)
         index.embedder.warm_up()  # as the service does: latencies are of questions, not of compiling
@@ -710,18 +801,56 @@ def _build(
     full: bool = False,
     quiet: bool = False,
     embed: Any = None,
+    shards: int | None = None,
 ) -> Any:
     """Build the index, with progress bars on stderr when it is a terminal and not `quiet`;
-    `embed` embeds the passages in place of the model loaded here (a Ray cluster)."""
+    `embed` embeds the passages in place of the model loaded here (a Ray cluster); with
+    `shards`, a sharded index of that many shards."""
     from indexer.build import build_index
     from indexer.embed import Embedder
+    from indexer.shards import build_sharded
 
     progress = sys.stderr.isatty() and not quiet
     if embedder is None:
         if progress:  # a few seconds, before the first bar
             click.echo(f"Loading the model {settings.model}", err=True)
         embedder = Embedder.from_settings(settings)
+    if shards is not None:
+        return build_sharded(paths, settings, embedder, shards, progress=progress, full=full, embed=embed)
     return build_index(paths, settings, embedder, progress=progress, full=full, embed=embed)
+
+
+def _has_index(root: Path) -> bool:
+    """Whether `root` holds an index, sharded or not."""
+    if is_sharded(root):
+        return True
+    try:
+        resolve(root)
+    except IndexNotFoundError:
+        return False
+    return True
+
+
+def _serve_on_ray(settings: Settings, address: str, shards: int, replicas: int) -> None:
+    """Deploy on Ray Serve and wait for Ctrl-C or SIGTERM, then take the deployments down."""
+    from indexer.distributed import connect
+    from service.http import cluster
+
+    connect(address)
+    # After connecting: Ray's driver installs handlers of its own, which exit at once.
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        cluster.start(settings, address, shards, replicas)
+        click.echo(
+            f"serving {settings.index_dir} on Ray Serve: {shards} shard(s) x {replicas} replica(s) "
+            f"behind http://{settings.host}:{settings.port}/",
+            err=True,
+        )
+        stopping.wait()
+    finally:
+        cluster.stop()
 
 
 def _load(index_dir: Path | None, backend: str | None = None, build_missing: bool = False) -> Any:
@@ -731,14 +860,15 @@ def _load(index_dir: Path | None, backend: str | None = None, build_missing: boo
     from service.core.index import Index
 
     settings = load_settings(index_dir=index_dir, backend=backend)
-    if build_missing:
-        try:
-            resolve(settings.index_dir)
-        except IndexNotFoundError:
-            embedder = Embedder.from_settings(settings)
-            click.echo(f"no index in {settings.index_dir}: indexing {settings.articles_dir} first", err=True)
-            click.echo(_build(settings, [settings.articles_dir], embedder).summary(), err=True)
-            return Index.load(settings, embedder)
+    if is_sharded(settings.index_dir):
+        from service.core.shards import ShardedIndex
+
+        return ShardedIndex.open(settings)
+    if build_missing and not _has_index(settings.index_dir):
+        embedder = Embedder.from_settings(settings)
+        click.echo(f"no index in {settings.index_dir}: indexing {settings.articles_dir} first", err=True)
+        click.echo(_build(settings, [settings.articles_dir], embedder).summary(), err=True)
+        return Index.load(settings, embedder)
     return Index.load(settings)
 
 

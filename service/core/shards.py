@@ -35,7 +35,7 @@ from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.embed import Embedder
 from indexer.settings import Mode, Settings
-from indexer.shards import ShardedManifest, Statistics, shard_of
+from indexer.shards import ShardedManifest, Statistics, read_sharded, shard_of
 from indexer.store import StoredIndex, load_index, prefetch
 from indexer.text import terms
 from service.core.browse import DocumentPage, Listing, decode_cursor, encode_cursor, sort_key
@@ -307,6 +307,13 @@ class ShardedIndex(Index):
         self.stored = _ArchiveView(manifest)  # type: ignore[assignment]  # what the HTTP layer reads of a version (its path)
         self._statuses: list[dict[str, Any]] | None = None
 
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> ShardedIndex:
+        """The sharded archive under `settings.index_dir`, its shards in this process."""
+        manifest = read_sharded(settings.index_dir)
+        shards = [LocalShard(Shard(number, settings)) for number in range(manifest.count)]
+        return cls(manifest, shards, embedder or Embedder.from_settings(settings), settings)
+
     def search(
         self,
         query: str,
@@ -370,8 +377,8 @@ class ShardedIndex(Index):
         return document
 
     @cached_property
-    def listing(self) -> _ShardedListing:
-        return _ShardedListing(self)
+    def listing(self) -> ShardedListing:
+        return ShardedListing(self.sharded, [shard for _, shard in self.live_shards()])
 
     def statuses(self) -> list[dict[str, Any]]:
         if self._statuses is None:
@@ -443,19 +450,25 @@ class _ShardedDocuments(Mapping[str, Document]):
         raise TypeError("a sharded archive's documents are listed a page at a time (`listing`)")
 
 
-class _ShardedListing(Listing):
-    """The archive's list: the shards' lists merged, a page at a time."""
+class ShardedListing(Listing):
+    """The archive's list: the lists of its shards (`shards`, those holding documents) merged,
+    a page at a time. Needs no model: `newsqa list` reads it as it is."""
 
-    def __init__(self, index: ShardedIndex) -> None:
-        self.index = index
+    def __init__(self, manifest: ShardedManifest, shards: Sequence[ShardClient]) -> None:
+        self.manifest = manifest
+        self.shards = shards
+
+    @classmethod
+    def open(cls, settings: Settings) -> ShardedListing:
+        """The list of the sharded archive under `settings.index_dir`, its shards in this process."""
+        manifest = read_sharded(settings.index_dir)
+        numbers = [number for number, shard in enumerate(manifest.shards) if shard.folder is not None]
+        return cls(manifest, [LocalShard(Shard(number, settings)) for number in numbers])
 
     def page(self, filters: Filters, limit: int = 20, cursor: str | None = None) -> DocumentPage:
         if cursor is not None:
             decode_cursor(cursor)  # a bad cursor is refused before any shard is asked
-        pending = [
-            shard.call("page", self.index.sharded, filters, limit, cursor)
-            for _, shard in self.index.live_shards()
-        ]
+        pending = [shard.call("page", self.manifest, filters, limit, cursor) for shard in self.shards]
         pages = [call.result() for call in pending]
         if not pages:
             return DocumentPage(documents=[], next_cursor=None)

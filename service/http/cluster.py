@@ -82,6 +82,12 @@ def start(settings: Settings, address: str | None, shards: int, replicas: int) -
 
 
 def stop() -> None:
+    """Take the application and Ray Serve's HTTP proxies down (the next start binds its own
+    port), if this process got as far as connecting."""
+    import ray
+
+    if not ray.is_initialized():
+        return
     from ray import serve
 
-    serve.delete(APP)
+    serve.shutdown()
