@@ -90,4 +90,4 @@ def stop() -> None:
         return
     from ray import serve
 
-    serve.shutdown()
+    serve.shutdown()  # type: ignore[no-untyped-call]
