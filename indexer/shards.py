@@ -23,13 +23,13 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indexer.build import API_SOURCE, BuildReport, Changes, _build, load_documents, skip_summary
+from indexer.build import API_SOURCE, BuildReport, _build, compare, load_documents, skip_summary
 from indexer.cache import SpanEmbedding
 from indexer.clean import Document
 from indexer.embed import Embedder
@@ -350,48 +350,46 @@ def build_sharded(
 
     Each shard is built as `newsqa index` builds an index (reusing the vectors its previous
     version holds) from the documents whose ids hash to it; documents added through the API
-    stay, as in `build_index`. Changing the number of shards builds new shard folders."""
+    stay, as in `build_index`. Changing the number of shards builds new shard folders. An
+    unsharded index in `settings.index_dir` is split the same way: its vectors are reused and
+    its API documents kept (it stays on disk, unserved, until removed)."""
     started = time.perf_counter()
     root = settings.index_dir
     documents, skipped = load_documents(paths, progress)
     if not documents:
         raise NoDocumentsError(f"no readable articles found: nothing to index{skip_summary(skipped)}")
     with sharded_lock(root, settings.lock_timeout):
-        owned: list[list[Document]] = [[] for _ in range(shards)]
+        unsharded = None if is_sharded(root) else load_previous(root)
+        previous = [load_previous(shard_dir(root, number, shards)) for number in range(shards)]
+        before = {
+            doc.doc_id: doc
+            for stored in [unsharded, *previous]
+            if stored
+            for doc in stored.documents.values()
+        }
         given = {doc.doc_id for doc in documents}
+        documents += [doc for doc in before.values() if doc.source == API_SOURCE and doc.doc_id not in given]
+        owned: list[list[Document]] = [[] for _ in range(shards)]
         for doc in documents:
             owned[shard_of(doc.doc_id, shards)].append(doc)
         versions: list[ShardVersion] = []
-        changes: list[Changes] = []
-        passages = 0
+        embedded = reused = passages = 0
         for number, part in enumerate(owned):
             folder = shard_dir(root, number, shards)
+            if not part:
+                versions.append(ShardVersion(None, None))
+                continue
             shard_settings = settings.model_copy(update={"index_dir": folder})
             with writer_lock(folder, settings.lock_timeout):
-                previous = load_previous(folder)
-                if previous is not None:
-                    part += [
-                        doc
-                        for doc in previous.documents.values()
-                        if doc.source == API_SOURCE and doc.doc_id not in given
-                    ]
-                if not part:
-                    versions.append(ShardVersion(None, None))
-                    continue
-                report = _build(part, previous, shard_settings, embedder, progress, (), started, full, embed)
-                stored = load_index(folder)
-                passages += stored.passage_count
-                versions.append(ShardVersion(report.path, write_statistics(root, stored)))
-                changes.append(report.changes)
+                cache = previous[number] or unsharded
+                report = _build(part, cache, shard_settings, embedder, progress, (), started, full, embed)
+            stored = load_index(folder)
+            passages += stored.passage_count
+            versions.append(ShardVersion(report.path, write_statistics(root, stored)))
+            embedded += report.changes.embedded
+            reused += report.changes.reused
         write_sharded(root, versions)
-    total = Changes(
-        added=tuple(i for c in changes for i in c.added),
-        updated=tuple(i for c in changes for i in c.updated),
-        removed=tuple(i for c in changes for i in c.removed),
-        unchanged=sum(c.unchanged for c in changes),
-        embedded=sum(c.embedded for c in changes),
-        reused=sum(c.reused for c in changes),
-    )
+    total = replace(compare(before, documents), embedded=embedded, reused=reused)
     return BuildReport(
         root / SHARDS, len(documents), passages, tuple(skipped), time.perf_counter() - started, total
     )

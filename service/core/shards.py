@@ -681,6 +681,31 @@ class _Pooled(Index):
         )
 
 
+def same_ranking(one: Sequence[Citation], other: Sequence[Citation], tolerance: float = 2e-6) -> bool:
+    """Whether `other` ranks as `one` does, up to ties: the same scores position by position
+    (within `tolerance`, relative above 1: float32 sums added in another order), and at each
+    run of equal scores the same passages in any order, except a run the end of the list cuts,
+    where any of the tied passages may be the ones kept. What "ranks exactly as one index"
+    means for a sharded archive: passages that tie on score come in the order of the rows they
+    were met in, which sharding changes."""
+
+    def equal(a: float, b: float) -> bool:
+        return abs(a - b) <= tolerance * max(1.0, abs(a))
+
+    if len(one) != len(other) or not all(equal(a.score, b.score) for a, b in zip(one, other, strict=True)):
+        return False
+    start = 0
+    while start < len(one):
+        end = start + 1
+        while end < len(one) and equal(one[end].score, one[start].score):
+            end += 1
+        ids = {citation.chunk_id for citation in one[start:end]}
+        if end < len(one) and ids != {citation.chunk_id for citation in other[start:end]}:
+            return False
+        start = end
+    return True
+
+
 def _asked(query: str, concepts: list[Concept] | None) -> frozenset[str]:
     """The terms the answer stage may check a candidate for: the question's own, word by word
     and as a whole, and every form of its concepts."""
