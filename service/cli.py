@@ -652,12 +652,16 @@ def evaluate(
     "command [DIR: docs/benchmarks].",
 )
 @click.option(
-    "--ray",
-    "ray_only",
-    is_flag=True,
-    help="Measure only indexing on a 2-node Ray cluster started on 127.0.0.1, with 1 and 2 actors, "
-    "against a local build of --throughput-passages passages; writes ray.json and ray.md.",
+    "--scenario",
+    type=click.Choice(["scales", "ray"]),
+    default="scales",
+    show_default=True,
+    help="scales: the scales above. ray: on a 2-node Ray cluster started on 127.0.0.1, indexing "
+    "with 1 and 2 actors against a local build of --throughput-passages passages, and serving "
+    "the evaluation archive on Ray Serve (2 shards x 1 replica, 1 x 2) against plain newsqa serve "
+    "(latency, 4 clients for --duration s, identical top-10 and answers); writes ray.json and ray.md.",
 )
+@click.option("--ray", "ray_only", is_flag=True, help="The same as --scenario ray.")
 @device_option
 def bench(
     scales: str,
@@ -673,14 +677,17 @@ def bench(
     reuse: bool,
     writes: int,
     record: Path | None,
+    scenario: str,
     ray_only: bool,
     device: str | None,
 ) -> None:
-    """Benchmark indexing, search, ask and HTTP serving at several scales against a naive baseline."""
+    """Benchmark indexing, search, ask and HTTP serving at several scales against a naive
+    baseline, or (--scenario ray) indexing and serving on a Ray cluster against one machine."""
     from indexer.backends import BACKENDS
 
-    if ray_only:
-        _bench_ray(out, throughput_passages or 2000, load_settings(device=device), as_json)
+    if ray_only or scenario == "ray":
+        settings = load_settings(device=device)
+        _bench_ray(out, throughput_passages or 2000, questions, duration, settings, as_json)
         return
 
     names = [name.strip() for name in scales.split(",") if name.strip()]
@@ -720,8 +727,12 @@ def bench(
     click.echo(f"wrote {', '.join(str(path) for path in written)}", err=True)
 
 
-def _bench_ray(out: Path, passages: int, settings: Settings, as_json: bool) -> None:
-    """`newsqa bench --ray`: local and Ray builds of `passages` passages, reported into `out`."""
+def _bench_ray(
+    out: Path, passages: int, questions: int, duration: float, settings: Settings, as_json: bool
+) -> None:
+    """`newsqa bench --scenario ray`: local and Ray builds of `passages` passages, then plain and
+    Ray Serve servers of the evaluation archive asked `questions` questions (0: all), 4 clients
+    for `duration` s; reported into `out`."""
     import importlib.util
 
     from eval.bench.distributed import ray_bench, ray_markdown
@@ -729,11 +740,11 @@ def _bench_ray(out: Path, passages: int, settings: Settings, as_json: bool) -> N
     from indexer.errors import ClusterError
 
     if importlib.util.find_spec("ray") is None:  # said before the local build, not after it
-        raise ClusterError(f"bench --ray needs Ray, which is not installed: {INSTALL_HINT}")
+        raise ClusterError(f"bench --scenario ray needs Ray, which is not installed: {INSTALL_HINT}")
 
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
-    report = ray_bench(passages, settings, work, lambda line: click.echo(line, err=True))
+    report = ray_bench(passages, settings, work, lambda line: click.echo(line, err=True), duration, questions)
     (out / "ray.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "ray.md").write_text(ray_markdown(report))
     click.echo(json.dumps(report, indent=2) if as_json else ray_markdown(report))

@@ -10,6 +10,8 @@ import shlex
 import pytest
 
 from eval.bench import against_naive, parse_scale
+from eval.bench.distributed import ray_markdown
+from eval.bench.sharded import parity
 from indexer.backends import BACKENDS, installed
 from tests.helpers import newsqa
 
@@ -119,8 +121,9 @@ def test_a_bad_scale_is_a_usage_error(tmp_path):
     assert not (tmp_path / "bench.json").exists()
 
 
-def test_the_ray_bench_times_a_local_build_and_one_with_each_actor_count(tmp_path):
-    result = newsqa("bench", "--ray", "--throughput-passages", "40", "--out", str(tmp_path), "--json")
+def test_the_ray_bench_times_builds_and_servers_and_compares_their_answers(tmp_path):
+    arguments = ("--throughput-passages", "40", "--questions", "5", "--duration", "1")
+    result = newsqa("bench", "--scenario", "ray", *arguments, "--out", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "ray.json").read_text())
     assert json.loads(result.stdout) == report
@@ -134,4 +137,76 @@ def test_the_ray_bench_times_a_local_build_and_one_with_each_actor_count(tmp_pat
         assert row["actor_startup_s"] > 0
         assert len(row["actor_peak_rss_mb"]) >= row["actors"]
         assert all(100 < mb < 4000 for mb in row["actor_peak_rss_mb"])  # a model each
-    assert "| ray | 2 |" in (tmp_path / "ray.md").read_text()
+    serving = report["serving"]
+    assert serving["archive"]["documents"] == 19 and serving["questions"] == 5
+    plain, *sharded = serving["servers"]
+    assert plain["server"] == "newsqa serve"
+    assert [(row["shards"], row["replicas"]) for row in sharded] == [(2, 1), (1, 2)]
+    for row in serving["servers"]:
+        assert row["errors"] == 0 and row["startup_s"] > 0 and row["ask_4_clients_per_s"] > 0
+        assert 0 < row["ask_1_client_ms"]["p50"] <= row["ask_1_client_ms"]["p99"]
+    for row in sharded:
+        for same in row["parity"].values():
+            assert same["identical_up_to_ties"] == same["answers_identical"] == 5, same
+    markdown = (tmp_path / "ray.md").read_text()
+    assert "| ray | 2 |" in markdown and "| 2 x 1 | hybrid | " in markdown
+
+
+def test_parity_counts_identical_tied_and_answered_questions():
+    def asked(*ranked: tuple[str, float], answer: str = "x") -> dict[str, object]:
+        cited = [
+            {"rank": rank, "doc_id": "d", "title": "t", "chunk_id": chunk, "text": "", "start": 0, "end": 0,
+             "score": score}
+            for rank, (chunk, score) in enumerate(ranked, start=1)
+        ]  # fmt: skip
+        return {"citations": cited, "answer": {"text": answer}}
+
+    plain = [
+        asked(("a", 0.9), ("b", 0.5), ("c", 0.5), ("d", 0.1)),
+        asked(("a", 21.800167), ("b", 0.61771)),
+        asked(("d", 0.9), ("e", 0.8), ("g", 0.7)),
+        asked(("a", 0.9), ("b", 0.5)),
+    ]
+    sharded = [
+        asked(("a", 0.9), ("c", 0.5), ("b", 0.5), ("d", 0.1)),  # b and c tie: either order
+        asked(("a", 21.800165), ("b", 0.617716)),  # float32 scores over shards: the same
+        asked(("d", 0.9), ("f", 0.8), ("g", 0.7), answer="y"),  # another passage, another answer
+        asked(("a", 0.9), ("b", 0.49)),  # another score
+    ]
+    assert parity(plain, sharded) == {
+        "identical": 2,
+        "identical_up_to_ties": 2,
+        "answers_identical": 3,
+        "recall_at_10": 0.9167,
+        "differ": [2, 3],
+    }
+
+
+def test_the_ray_report_renders_its_serving_tables():
+    one = {"p50": 12.5, "p99": 30.1}
+    report = {
+        "machine": {"cpu": "Test CPU", "cpus_usable": 2, "memory_gb": 8.0},
+        "cluster": {"nodes": 2, "start_s": 3.2},
+        "builds": [{"run": "local", "actors": 0, "passages": 500, "seconds": 9.0, "passages_per_s": 55.6}],
+        "serving": {
+            "archive": {"documents": 19, "passages": 165},
+            "questions": 229,
+            "top_k": 10,
+            "servers": [
+                {"server": "newsqa serve", "shards": 0, "replicas": 0, "startup_s": 4.1,
+                 "ask_1_client_ms": one, "ask_4_clients_per_s": 80.2, "errors": 0},
+                {"server": "newsqa serve --ray", "shards": 2, "replicas": 1, "startup_s": 15.3,
+                 "ask_1_client_ms": one, "ask_4_clients_per_s": 40.7, "errors": 0,
+                 "parity": {"hybrid": {"identical": 227, "identical_up_to_ties": 229,
+                                       "answers_identical": 229, "recall_at_10": 0.9991, "differ": []}}},
+            ],
+        },
+    }  # fmt: skip
+    text = ray_markdown(report)
+    assert "| local | 0 | 500 | 9.0 | 55.6 |" in text
+    assert "Serving the evaluation archive (19 documents, 165 passages), 229 questions:" in text
+    assert "| newsqa serve | - | 4.1 | 12.5 / 30.1 | 80.2 | 0 |" in text
+    assert "| newsqa serve --ray | 2 x 1 | 15.3 | 12.5 / 30.1 | 40.7 | 0 |" in text
+    assert "| 2 x 1 | hybrid | 227 | 229 | 229 | 0.9991 |" in text
+    del report["serving"]
+    assert "Serving" not in ray_markdown(report)

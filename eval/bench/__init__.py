@@ -26,7 +26,8 @@ The modules, one step each:
 - `vectors`: FAISS alone over a million synthetic vectors;
 - `report`: the targets met, the Markdown tables, the files written;
 - `record`: the dated copy of the Markdown that `--record` keeps, stamped with commit and machine.
-- `distributed`: `--ray`, indexing on a 2-node loopback Ray cluster against a local build.
+- `distributed`: `--scenario ray`, indexing on a 2-node loopback Ray cluster against a local build;
+- `sharded`: `--scenario ray`, serving on Ray Serve on that cluster against plain `newsqa serve`.
 """
 
 from eval.bench.naive import against_naive

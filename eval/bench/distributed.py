@@ -1,6 +1,7 @@
-"""`newsqa bench --ray`: indexing passages per second on a 2-node Ray cluster started on this
-machine (every socket on 127.0.0.1), with 1 and 2 embedding actors, against the plain local
-build in the same run; with each actor's start-up time and peak memory."""
+"""`newsqa bench --scenario ray`: indexing passages per second on a 2-node Ray cluster started on
+this machine (every socket on 127.0.0.1), with 1 and 2 embedding actors, against the plain local
+build in the same run; with each actor's start-up time and peak memory. Then, on the same cluster,
+serving on Ray Serve against plain `newsqa serve` (eval/bench/sharded.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.bench.run import machine
+from eval.bench.sharded import serving_bench, serving_markdown
 from eval.synth import write_archive
 from indexer.build import build_documents, load_documents
 from indexer.cache import SpanEmbedding
@@ -46,10 +48,19 @@ def loopback_cluster(nodes: int = 2) -> Iterator[str]:
         cluster.shutdown()  # type: ignore[no-untyped-call]
 
 
-def ray_bench(passages: int, settings: Settings, work: Path, say: Callable[[str], None]) -> dict[str, Any]:
+def ray_bench(
+    passages: int,
+    settings: Settings,
+    work: Path,
+    say: Callable[[str], None],
+    duration_s: float = 15.0,
+    questions: int = 0,
+) -> dict[str, Any]:
     """Build a synthetic archive of about `passages` passages locally, then on the loopback
     cluster with each of `ACTOR_COUNTS` actors; each row times the whole build (reading,
-    chunking, embedding, writing), Ray's actor start-up included."""
+    chunking, embedding, writing), Ray's actor start-up included. Then serve the evaluation
+    archive on the same cluster (`serving_bench`: `questions` questions, 0 for all, and four
+    clients for `duration_s` s)."""
     from indexer.distributed import RayEmbedding
 
     archive = work / f"throughput-{passages}.jsonl"
@@ -81,7 +92,13 @@ def ray_bench(passages: int, settings: Settings, work: Path, say: Callable[[str]
             )
             rows.append(row)
             say(f"  {row['passages_per_s']} passages/s, start-up {row['actor_startup_s']} s")
-    return {"machine": machine(), "cluster": {"nodes": 2, "start_s": cluster_s}, "builds": rows}
+        serving = serving_bench(address, settings, embedder, work, duration_s, say, questions)
+    return {
+        "machine": machine(),
+        "cluster": {"nodes": 2, "start_s": cluster_s},
+        "builds": rows,
+        "serving": serving,
+    }
 
 
 def _timed_build(
@@ -143,7 +160,7 @@ def _actor_memory(every_s: float = 0.5) -> Iterator[dict[int, float]]:
 
 
 def ray_markdown(report: dict[str, Any]) -> str:
-    """The report as a Markdown table, one row per build."""
+    """The report as Markdown: a table of the builds, one row each, then the serving tables."""
     info = report["machine"]
     lines = [
         f"Machine: {info['cpu'] or 'unknown CPU'}, {info['cpus_usable']} CPUs usable, "
@@ -161,4 +178,5 @@ def ray_markdown(report: dict[str, Any]) -> str:
             f"| {row['passages_per_s']} | {row.get('actor_startup_s', '-')} "
             f"| {row.get('steady_passages_per_s', '-')} | {memory} |"
         )
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    return text + "\n" + serving_markdown(report["serving"]) if "serving" in report else text

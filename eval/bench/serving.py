@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +39,18 @@ class Server:
 
 @contextmanager
 def serving(
-    index_dir: Path, backend: str, threads: int, log_path: Path, env: dict[str, str] | None = None
+    index_dir: Path,
+    backend: str,
+    threads: int,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    arguments: Sequence[str] = (),
+    stop: signal.Signals = signal.SIGINT,
 ) -> Iterator[Server]:
-    """`newsqa serve` over `index_dir` on a free loopback port, in its own process as a user
-    starts it (`env` added to this one's environment), until the block ends; its output goes to
-    `log_path`."""
+    """`newsqa serve` over `index_dir` on a free loopback port, with `arguments` added (such as
+    `--ray ADDRESS --shards 2`), in its own process as a user starts it (`env` added to this
+    one's environment), until the block ends, when it is sent `stop` and waited for; its output
+    goes to `log_path`."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -58,7 +65,7 @@ def serving(
     with log_path.open("w") as log:
         started = time.perf_counter()
         server = subprocess.Popen(
-            [*command, "--index-dir", str(index_dir), "--port", str(port)],
+            [*command, "--index-dir", str(index_dir), "--port", str(port), *arguments],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=environment,
@@ -68,9 +75,9 @@ def serving(
             startup_s = wait_healthy(server, f"http://127.0.0.1:{port}", log_path, started)
             yield Server(server.pid, port, startup_s)
         finally:
-            server.send_signal(signal.SIGINT)
+            server.send_signal(stop)
             try:
-                server.wait(timeout=20)
+                server.wait(timeout=60)  # Ray Serve takes its deployments and proxy down first
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
