@@ -169,7 +169,7 @@ def test_parity_counts_identical_tied_and_answered_questions():
     ]
     sharded = [
         asked(("a", 0.9), ("c", 0.5), ("b", 0.5), ("d", 0.1)),  # b and c tie: either order
-        asked(("a", 21.800165), ("b", 0.617716)),  # float32 scores over shards: the same
+        asked(("a", 21.800165), ("b", 0.617711)),  # float32 sums in another order: the same
         asked(("d", 0.9), ("f", 0.8), ("g", 0.7), answer="y"),  # another passage, another answer
         asked(("a", 0.9), ("b", 0.49)),  # another score
     ]
