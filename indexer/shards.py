@@ -310,6 +310,60 @@ def write_sharded(root: Path, shards: Sequence[ShardVersion]) -> ShardedManifest
     return ShardedManifest(root, version, tuple(shards), created)
 
 
+def optimize_sharded(settings: Settings) -> list[tuple[StoredIndex, int]]:
+    """`newsqa index --optimize` for a sharded archive: every shard's segments merged into one
+    (indexer/merge.py: optimize), then the merged versions served together. Holds the archive's
+    write lock throughout, so writes through the API wait. Returns what `optimize` returns for
+    each shard that holds documents."""
+    from indexer.merge import optimize
+
+    root = settings.index_dir
+    done = []
+    with sharded_lock(root, settings.lock_timeout):
+        manifest = read_sharded(root)
+        versions = list(manifest.shards)
+        for number, shard in enumerate(manifest.shards):
+            if shard.folder is None:
+                continue
+            stored, merged = optimize(
+                settings.model_copy(update={"index_dir": shard_dir(root, number, manifest.count)})
+            )
+            if merged:
+                versions[number] = ShardVersion(stored.path, write_statistics(root, stored))
+            done.append((stored, merged))
+        if versions != list(manifest.shards):
+            write_sharded(root, versions)
+    return done
+
+
+def check_sharded(root: Path) -> tuple[list[Path], list[str]]:
+    """The version folders a sharded archive serves, and what is wrong with its manifest and
+    statistics: a shard version that is gone, or statistics that are not those of its shard
+    (they would weigh every shard's terms wrongly). Each version's own check is `check_index`."""
+    try:
+        manifest = read_sharded(root)
+    except IndexFormatError as exc:
+        return [], [str(exc)]
+    folders: list[Path] = []
+    problems: list[str] = []
+    for shard in manifest.shards:
+        if shard.folder is None:
+            continue
+        if not shard.folder.is_dir() or shard.statistics is None:
+            problems.append(f"{root / SHARDS}: names {shard.folder}, which is gone or has no statistics")
+            continue
+        folders.append(shard.folder)
+        try:
+            recorded = read_statistics(shard.statistics)
+            actual = Statistics.of(load_index(shard.folder))
+        except (IndexFormatError, IndexNotFoundError) as exc:
+            problems.append(str(exc))
+            continue
+        if recorded != actual:
+            problems.append(f"{shard.statistics}: not the statistics of {shard.folder}; rebuild the shard")
+    return folders, problems
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".tmp-{os.urandom(4).hex()}-{path.name}")
     try:

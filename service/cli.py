@@ -233,8 +233,7 @@ def index(
         raise click.UsageError("--ray embeds articles to index: it does not apply to --check or --optimize")
     if shards is not None and (optimize or check_dir is not None):
         raise click.UsageError(
-            "--shards builds a sharded index: --check and --optimize take one shard's folder, "
-            "e.g. --index-dir index/shard-0-of-2"
+            "--shards builds a sharded index: --check and --optimize read a sharded index as it is"
         )
     if optimize:
         if paths or check_dir is not None or full:
@@ -340,6 +339,10 @@ def serve(
             f"{settings.index_dir} is not sharded: build it with "
             f"`newsqa index --shards {shards or 2} --index-dir {settings.index_dir}`"
         )
+    if ray_address is not None:  # an unreachable cluster or a missing Ray is said before any work
+        from indexer.distributed import connect
+
+        connect(ray_address)
     embedder = Embedder.from_settings(settings)
     if not _has_index(settings.index_dir):
         click.echo(f"no index in {settings.index_dir}: indexing {settings.articles_dir} first", err=True)
@@ -769,14 +772,16 @@ def _check_guards(metrics: dict[str, float | None], mode: str, guards: dict[str,
 def _optimize(settings: Settings) -> None:
     """Merge every segment of the index into one and print what was done."""
     from indexer.merge import optimize
+    from indexer.shards import optimize_sharded
 
     started = time.perf_counter()
-    stored, merged = optimize(settings)
-    done = f"merged {merged} segments into one" if merged else "already one segment without deletions"
-    click.echo(
-        f"{done}: {len(stored.documents)} documents, {stored.passage_count} passages "
-        f"in {time.perf_counter() - started:.1f} s -> {stored.path}"
-    )
+    shards = optimize_sharded(settings) if is_sharded(settings.index_dir) else [optimize(settings)]
+    for stored, merged in shards:
+        done = f"merged {merged} segments into one" if merged else "already one segment without deletions"
+        click.echo(
+            f"{done}: {len(stored.documents)} documents, {stored.passage_count} passages "
+            f"in {time.perf_counter() - started:.1f} s -> {stored.path}"
+        )
 
 
 def _check(check_dir: Path | None, index_dir: Path | None, backend: str | None) -> None:
@@ -786,9 +791,15 @@ def _check(check_dir: Path | None, index_dir: Path | None, backend: str | None) 
     from indexer.store import read_manifest
 
     settings = load_settings(index_dir=check_dir or index_dir, backend=backend)
+    if is_sharded(settings.index_dir):
+        from indexer.shards import check_sharded
+
+        folders, problems = check_sharded(settings.index_dir)
+    else:
+        folders, problems = [settings.index_dir], []
     embedder = None
     try:  # the model the index was built with, to re-embed a sample of passages
-        built_with = read_manifest(resolve(settings.index_dir)).get("model", {}).get("name")
+        built_with = read_manifest(resolve(folders[0])).get("model", {}).get("name") if folders else None
     except NewsqaError:
         built_with = None  # check_index says what is wrong with the index
     if built_with:
@@ -796,13 +807,16 @@ def _check(check_dir: Path | None, index_dir: Path | None, backend: str | None) 
             embedder = Embedder.from_settings(settings.model_copy(update={"model": built_with}))
         except NewsqaError as exc:
             click.echo(f"newsqa: warning: vectors not checked against passages: {exc}", err=True)
-    report = check_index(settings.index_dir, embedder)
-    if report.ok:
-        click.echo(report.summary())
-        return
-    for problem in report.problems:
+    for folder in folders:
+        report = check_index(folder, embedder)
+        if report.ok:
+            where = "" if len(folders) == 1 else f"{folder.parent.parent.name}: "
+            click.echo(where + report.summary())
+        problems += report.problems
+    for problem in problems:
         click.echo(problem)
-    sys.exit(1)
+    if problems:
+        sys.exit(1)
 
 
 def _build(

@@ -278,6 +278,18 @@ def test_the_cli_builds_keeps_and_refuses_shards_in_one_line(tmp_path: Path):
     assert again.returncode == 0, again.stderr
     assert "embedded 0 passages" in again.stdout
     assert read_sharded(index_dir).count == 2
+    checked = newsqa("index", "--check", "--index-dir", str(index_dir))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert [line.split(":")[0] for line in checked.stdout.splitlines()] == ["shard-0-of-2", "shard-1-of-2"]
+    optimized = newsqa("index", "--optimize", "--index-dir", str(index_dir))
+    assert optimized.stdout.count("already one segment") == 2, optimized.stdout + optimized.stderr
+    # Statistics that are not their shard's would weigh every term wrongly: --check says so.
+    statistics = read_sharded(index_dir).shards[0].statistics
+    assert statistics is not None
+    statistics.write_text(statistics.read_text().replace('"passages": ', '"passages": 1', 1))
+    damaged = newsqa("index", "--check", "--index-dir", str(index_dir))
+    assert damaged.returncode == 1
+    assert f"{statistics}: not the statistics of" in damaged.stdout
     refused = newsqa("serve", "--shards", "3", "--index-dir", str(index_dir))
     assert refused.returncode == 2
     assert "has 2 shards" in refused.stderr and "Traceback" not in refused.stderr
