@@ -34,6 +34,7 @@ import numpy as np
 from indexer.chunk import Passage
 from indexer.clean import Document
 from indexer.embed import Embedder
+from indexer.lexicon import dictionaries
 from indexer.settings import Mode, Settings
 from indexer.shards import ShardedManifest, Statistics, read_sharded, shard_of
 from indexer.store import StoredIndex, load_index, prefetch
@@ -387,7 +388,7 @@ class ShardedIndex(Index):
 
     def crosslingual_status(self) -> dict[str, object]:
         languages = sorted({language for status in self.statuses() for language in status["languages"]})
-        found = _dictionaries(self.settings)
+        found = dictionaries(self.settings.dictionaries)
         return {
             "languages": languages,
             "model_languages": self.settings.model_languages,
@@ -401,19 +402,13 @@ class ShardedIndex(Index):
         }
 
 
-def _dictionaries(settings: Settings) -> dict[str, Any]:
-    from indexer.lexicon import dictionaries
-
-    return dictionaries(settings.dictionaries)
-
-
 def _translator(statistics: Statistics, settings: Settings, embedder: Embedder) -> Translator | None:
     """The Translator of the whole archive (as `translator_for` makes it for one index)."""
     if set(statistics.languages) <= {"en"}:
         return None
     vocabularies = statistics.language_terms()
     vocabularies.setdefault("en", frozenset())
-    return Translator(vocabularies, _dictionaries(settings), settings.translate, embedder.words())
+    return Translator(vocabularies, dictionaries(settings.dictionaries), settings.translate, embedder.words())
 
 
 @dataclass(frozen=True)
