@@ -420,10 +420,14 @@ class Index:
         gloss = dictionary.gloss(answer.sentence.text) if dictionary is not None else None
         return answer.model_copy(update={"language": language, "gloss": gloss})
 
+    def languages(self) -> list[str]:
+        """The languages of the archive's passages."""
+        return sorted(set(self.row_languages.tolist()))
+
     def crosslingual_status(self) -> dict[str, object]:
         """What /health says of cross-lingual search: the archive's languages, those the model
         understands, and the dictionaries loaded (none: names, numbers and cognates only)."""
-        languages = sorted(set(self.row_languages.tolist()))
+        languages = self.languages()
         found = dictionaries(self.settings.dictionaries)
         return {
             "languages": languages,

@@ -76,7 +76,6 @@ class Candidate:
     """A passage a shard found, with what the ingress ranks and cites it by."""
 
     passage: Passage
-    title: str
     language: str
     holds: frozenset[str]  # the asked terms the passage holds
 
@@ -215,7 +214,6 @@ class Shard:
             document = stored.documents[passage.doc_id]
             found.passages[passage.chunk_id] = Candidate(
                 passage,
-                document.title,
                 str(index.row_languages[row]),
                 frozenset(term for term, held in holding.items() if _holds(held, row, row + 1)),
             )
@@ -386,20 +384,8 @@ class ShardedIndex(Index):
             self._statuses = [shard.call("status", self.sharded).result() for shard in self.shards]
         return self._statuses
 
-    def crosslingual_status(self) -> dict[str, object]:
-        languages = sorted({language for status in self.statuses() for language in status["languages"]})
-        found = dictionaries(self.settings.dictionaries)
-        return {
-            "languages": languages,
-            "model_languages": self.settings.model_languages,
-            "translate": self.settings.translate,
-            "dictionaries": {language: found[language].name for language in sorted(found)},
-            "unmatched": [
-                language
-                for language in languages
-                if language != "en" and self.settings.translate and language not in found
-            ],
-        }
+    def languages(self) -> list[str]:
+        return sorted({language for status in self.statuses() for language in status["languages"]})
 
 
 def _translator(statistics: Statistics, settings: Settings, embedder: Embedder) -> Translator | None:
@@ -490,7 +476,6 @@ class _Pool:
         self.manifest = manifest
         self.passages: list[Passage] = []
         self.languages: list[str] = []
-        self.titles: list[str] = []
         self.shard: list[int] = []
         self.rows: dict[str, int] = {}
         self.documents: dict[str, Document] = {}
@@ -504,7 +489,6 @@ class _Pool:
             self.rows[chunk_id] = len(self.passages)
             self.passages.append(candidate.passage)
             self.languages.append(candidate.language)
-            self.titles.append(candidate.title)
             self.shard.append(shard)
             self.holds.append(candidate.holds)
         return self.rows[chunk_id]
@@ -656,24 +640,8 @@ class _Pooled(Index):
         row = self.pool.rows.get(detail.chunk_id)
         if row is None:
             assert detail.passage is not None
-            row = self.pool.add(
-                shard, Candidate(detail.passage, detail.document.title, detail.document.language, frozenset())
-            )
+            row = self.pool.add(shard, Candidate(detail.passage, detail.document.language, frozenset()))
         self.pool.sentences[row] = (detail.sentences, np.asarray(detail.vectors, dtype=np.float32))
-
-    def _citation(self, rank: int, row: int, score: float) -> Citation:
-        passage = self.pool.passages[row]
-        return Citation(
-            language=self.pool.languages[row],
-            rank=rank,
-            doc_id=passage.doc_id,
-            title=self.pool.titles[row],
-            chunk_id=passage.chunk_id,
-            text=passage.text,
-            start=passage.start,
-            end=passage.end,
-            score=round(score, 6),
-        )
 
 
 def same_ranking(one: Sequence[Citation], other: Sequence[Citation], tolerance: float = 2e-6) -> bool:
