@@ -303,7 +303,8 @@ class ShardedIndex(Index):
         self.settings = settings
         self.statistics = manifest.statistics()
         self.translator = _translator(self.statistics, settings, embedder)
-        self.stored = _ArchiveView(manifest)  # type: ignore[assignment]  # what the HTTP layer reads of a version (its path)
+        # What the HTTP layer reads of a version: its path.
+        self.stored = _ArchiveView(manifest)  # type: ignore[assignment]
         self._statuses: list[dict[str, Any]] | None = None
 
     @classmethod
@@ -321,6 +322,7 @@ class ShardedIndex(Index):
         filters: Filters | None = None,
         sort: Sort = "relevance",
     ) -> SearchResponse:
+        """`Index.search` over every shard (service/core/shards.py: the module's docstring)."""
         return _Pooled(self).search(query, top_k, mode, filters, sort)
 
     def ask(
@@ -331,6 +333,7 @@ class ShardedIndex(Index):
         filters: Filters | None = None,
         sort: Sort = "relevance",
     ) -> AskResponse:
+        """`Index.ask` over every shard: one answer stage over all shards' candidates."""
         return _Pooled(self).ask(question, top_k, mode, filters, sort)
 
     def rank(
